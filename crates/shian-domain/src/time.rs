@@ -1,0 +1,70 @@
+//! Time: stored as UTC, read and shown in China Standard Time (Asia/Shanghai, UTC+8 with no
+//! daylight saving since 1991, so a fixed offset is exact for every date we store).
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// The offset of Asia/Shanghai.
+pub fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// Parses a calendar date: `2026-03-05`, `2026/3/5`, `2026.3.5`, `20260305` or `2026年3月5日`.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        return NaiveDate::parse_from_str(s, "%Y%m%d").ok();
+    }
+    let norm: String =
+        s.trim_end_matches('日').chars().map(|c| if matches!(c, '/' | '.' | '年' | '月') { '-' } else { c }).collect();
+    NaiveDate::parse_from_str(&norm, "%Y-%m-%d").ok()
+}
+
+/// Parses a moment. Without an offset it is read as China Standard Time; RFC 3339 with an offset is
+/// honoured. A bare date means midnight. Returns Unix seconds (UTC).
+pub fn parse_datetime(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp());
+    }
+    let norm = s.replace('T', " ").replace('/', "-");
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(&norm, fmt) {
+            return china().from_local_datetime(&naive).single().map(|d| d.timestamp());
+        }
+    }
+    parse_date(s).and_then(|d| from_local(d.and_hms_opt(0, 0, 0)?))
+}
+
+/// Unix seconds of a China-local moment.
+pub fn from_local(naive: NaiveDateTime) -> Option<i64> {
+    china().from_local_datetime(&naive).single().map(|d| d.timestamp())
+}
+
+/// Formats Unix seconds as China-local `YYYY-MM-DD HH:MM:SS`.
+pub fn format_datetime(unix: i64) -> String {
+    match Utc.timestamp_opt(unix, 0).single() {
+        Some(t) => t.with_timezone(&china()).format("%Y-%m-%d %H:%M:%S").to_string(),
+        None => unix.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_are_china_standard_time() {
+        let t = parse_datetime("2026-03-05 08:00").unwrap();
+        assert_eq!(t, parse_datetime("2026-03-05T00:00:00Z").unwrap());
+        assert_eq!(format_datetime(t), "2026-03-05 08:00:00");
+    }
+
+    #[test]
+    fn date_spellings_from_spreadsheets() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 5);
+        for s in ["2026-03-05", "2026/3/5", "2026.3.5", "20260305", "2026年3月5日"] {
+            assert_eq!(parse_date(s), d, "{s}");
+        }
+        assert_eq!(parse_date("2026-02-30"), None);
+    }
+}
