@@ -1,1 +1,127 @@
-pub fn placeholder() {}
+//! Storage of Shian's records.
+//!
+//! Everything above this crate talks to a [`Store`], never to a database. The backend is chosen
+//! once, from the database URL ([`open`]): `sqlite://PATH` (or a bare path) is the embedded
+//! default; `postgres://…` is reserved for the PostgreSQL backend. SQL is derived from the record
+//! kinds of `shian_domain::kind` ([`sql`]), so a new backend writes only what its dialect changes.
+//! [`contract`] is the behaviour every backend must show; each backend's tests run it.
+
+pub mod contract;
+pub mod sql;
+pub mod sqlite;
+
+use shian_domain::{Kind, Value};
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH (PostgreSQL support is not built yet)")]
+    UnsupportedUrl(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What a batch write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for BatchOutcome {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+    }
+}
+
+/// Identifies one run of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// Totals recorded when an import run ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub rows_read: u64,
+    pub rejected: u64,
+    pub outcome: BatchOutcome,
+}
+
+/// A replaced version of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// When it was replaced (Unix seconds).
+    pub replaced_at: i64,
+    pub import_run: Option<i64>,
+    /// The replaced row as JSON, keyed by field name, references as stored ids.
+    pub previous: serde_json::Value,
+}
+
+/// A row as stored: one value per field of the kind, in the kind's field order, references
+/// resolved to ids.
+pub type Row = Vec<Value>;
+
+/// The storage contract. Rows are in the field order of the kind's definition.
+pub trait Store {
+    /// Name of the backend (`sqlite`).
+    fn backend(&self) -> &'static str;
+
+    /// Number of records of a kind.
+    fn count(&self, kind: Kind) -> Result<u64>;
+
+    /// Ids of the records of `kind` (a kind with a single-column key) whose keys are given;
+    /// unknown keys are absent from the answer.
+    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>>;
+
+    /// Id of the record with this natural key (references given as ids).
+    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>>;
+
+    /// Inserts new records and updates changed ones, keeping the replaced versions in the history;
+    /// all or nothing.
+    fn write_batch(&mut self, kind: Kind, rows: &[Row], run: Option<RunId>) -> Result<BatchOutcome>;
+
+    /// Inserts records known to be new, as fast as the backend can (the simulator's path); all or
+    /// nothing per call. A duplicate key is an error.
+    fn insert_new(&mut self, kind: Kind, rows: &mut dyn Iterator<Item = Row>) -> Result<u64>;
+
+    /// Drops the secondary indexes of a kind's table before a large load into it.
+    fn suspend_indexes(&mut self, kind: Kind) -> Result<()>;
+
+    /// Rebuilds every suspended index.
+    fn restore_indexes(&mut self) -> Result<()>;
+
+    /// Visits every record of a kind in id order, with references written as the referenced
+    /// records' natural keys (so the rows can be exported and imported elsewhere).
+    fn scan(&self, kind: Kind, visit: &mut dyn FnMut(&[Value]) -> Result<()>) -> Result<()>;
+
+    /// Previous versions of a record, oldest first.
+    fn history(&self, kind: Kind, id: i64) -> Result<Vec<HistoryEntry>>;
+
+    /// Records the start of an import run.
+    fn begin_run(&mut self, kind: Kind, file: &str) -> Result<RunId>;
+
+    /// Records the end of an import run.
+    fn finish_run(&mut self, run: RunId, status: &str, summary: RunSummary) -> Result<()>;
+
+    /// Compacts and analyses the database after a large load.
+    fn optimize(&mut self) -> Result<()>;
+}
+
+/// Opens the store named by a database URL, creating and migrating it if needed.
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Box::new(sqlite::SqliteStore::open(path)?));
+    }
+    if url.contains("://") {
+        return Err(StoreError::UnsupportedUrl(url.to_string()));
+    }
+    Ok(Box::new(sqlite::SqliteStore::open(url)?))
+}

@@ -1,0 +1,320 @@
+//! The embedded SQLite backend: one file, WAL journal, foreign keys on, migrations applied at open.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
+use shian_domain::{Kind, Value, catalogue, region};
+
+use crate::sql::{self, Dialect};
+use crate::{BatchOutcome, HistoryEntry, Result, Row, RunId, RunSummary, Store, StoreError};
+
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
+
+const D: Dialect = Dialect::Sqlite;
+
+/// A Shian database in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Owned(SqlValue::Null),
+            Value::Int(i) => ToSqlOutput::Owned(SqlValue::Integer(*i)),
+            Value::Real(r) => ToSqlOutput::Owned(SqlValue::Real(*r)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn from_sql(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn to_json(def: &shian_domain::KindDef, row: &[Value]) -> serde_json::Value {
+    let map = def
+        .fields
+        .iter()
+        .zip(row)
+        .map(|(f, v)| {
+            let j = match v {
+                Value::Null => serde_json::Value::Null,
+                Value::Int(i) => (*i).into(),
+                Value::Real(r) => (*r).into(),
+                Value::Text(s) => s.clone().into(),
+            };
+            (f.name.to_string(), j)
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` (`:memory:` for a private in-memory one).
+    pub fn open(path: &str) -> Result<SqliteStore> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", -131_072)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        embedded::migrations::runner().run(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
+        let mut store = SqliteStore { conn };
+        store.seed_reference_data()?;
+        store.restore_indexes()?;
+        Ok(store)
+    }
+
+    /// Inserts the built-in regions and variety catalogue where missing.
+    fn seed_reference_data(&mut self) -> Result<()> {
+        let have: i64 = self.conn.query_row("SELECT count(*) FROM regions", [], |r| r.get(0))?;
+        let tx = self.conn.transaction()?;
+        if have as usize != region::all().len() {
+            let mut ins = tx.prepare(
+                "INSERT INTO regions (code, name, level, parent) VALUES (?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
+            )?;
+            for r in region::all() {
+                ins.execute(params![r.code, r.name, r.level as i64, r.parent])?;
+            }
+        }
+        let mut ins = tx.prepare(
+            "INSERT INTO varieties (code, name, en, parent_id, unit)
+             VALUES (?1, ?2, ?3, (SELECT id FROM varieties WHERE code = ?4), ?5) ON CONFLICT (code) DO NOTHING",
+        )?;
+        for v in catalogue::varieties() {
+            ins.execute(params![v.code, v.name, v.en, v.parent, v.unit])?;
+        }
+        drop(ins);
+        tx.execute("CREATE TABLE IF NOT EXISTS suspended_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL)", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The underlying connection, for backend-specific services and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn count(&self, kind: Kind) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM {}", sql::q(kind.def().table));
+        Ok(self.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>> {
+        let def = kind.def();
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let sql = sql::resolve(D, def, chunk.len())
+                .ok_or_else(|| StoreError::Invalid(format!("{} has no single-column key", def.name)))?;
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(chunk), |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for row in rows {
+                out.push(row?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
+        let mut stmt = self.conn.prepare_cached(&sql::id_by_key(D, kind.def()))?;
+        Ok(stmt.query_row(params_from_iter(key.iter().map(Param)), |r| r.get(0)).optional()?)
+    }
+
+    fn write_batch(&mut self, kind: Kind, rows: &[Row], run: Option<RunId>) -> Result<BatchOutcome> {
+        let def = kind.def();
+        let keys = def.key_positions();
+        let n = def.fields.len();
+        let tx = self.conn.transaction()?;
+        let mut out = BatchOutcome::default();
+        {
+            let mut insert = tx.prepare_cached(&sql::insert(D, def, true))?;
+            let mut select = tx.prepare_cached(&sql::select_by_key(D, def))?;
+            let mut update = tx.prepare_cached(&sql::update(D, def))?;
+            let mut history = tx.prepare_cached(
+                "INSERT INTO record_history (kind, record_id, replaced_at, import_run, previous) VALUES (?, ?, ?, ?, ?)",
+            )?;
+            for row in rows {
+                if insert.execute(params_from_iter(row.iter().map(Param)))? == 1 {
+                    out.inserted += 1;
+                    continue;
+                }
+                let key = keys.iter().map(|&i| Param(&row[i]));
+                let (id, old): (i64, Row) = select.query_row(params_from_iter(key), |r| {
+                    Ok((r.get(0)?, (1..=n).map(|i| r.get_ref(i).map(from_sql)).collect::<rusqlite::Result<_>>()?))
+                })?;
+                if &old == row {
+                    out.unchanged += 1;
+                    continue;
+                }
+                let previous = to_json(def, &old).to_string();
+                history.execute(params![def.name, id, now(), run.map(|r| r.0), previous])?;
+                let id_value = Value::Int(id);
+                let values = row.iter().map(Param).chain(std::iter::once(Param(&id_value)));
+                update.execute(params_from_iter(values))?;
+                out.updated += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn insert_new(&mut self, kind: Kind, rows: &mut dyn Iterator<Item = Row>) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut insert = tx.prepare_cached(&sql::insert(D, kind.def(), false))?;
+            for row in rows {
+                insert.execute(params_from_iter(row.iter().map(Param)))?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn suspend_indexes(&mut self, kind: Kind) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let indexes: Vec<(String, String)> = tx
+            .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL")?
+            .query_map([kind.def().table], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, ddl) in indexes {
+            tx.execute("INSERT OR REPLACE INTO suspended_indexes (name, sql) VALUES (?, ?)", params![name, ddl])?;
+            tx.execute(&format!("DROP INDEX {}", sql::q(&name)), [])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn restore_indexes(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let suspended: Vec<(String, String)> = tx
+            .prepare("SELECT name, sql FROM suspended_indexes")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, ddl) in suspended {
+            tx.execute(&ddl, [])?;
+            tx.execute("DELETE FROM suspended_indexes WHERE name = ?", [name])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn scan(&self, kind: Kind, visit: &mut dyn FnMut(&[Value]) -> Result<()>) -> Result<()> {
+        let def = kind.def();
+        let mut stmt = self.conn.prepare(&sql::scan(def))?;
+        let mut rows = stmt.query([])?;
+        let mut buf = Vec::with_capacity(def.fields.len());
+        while let Some(r) = rows.next()? {
+            buf.clear();
+            for i in 0..def.fields.len() {
+                buf.push(from_sql(r.get_ref(i)?));
+            }
+            visit(&buf)?;
+        }
+        Ok(())
+    }
+
+    fn history(&self, kind: Kind, id: i64) -> Result<Vec<HistoryEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT replaced_at, import_run, previous FROM record_history WHERE kind = ? AND record_id = ? ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![kind.name(), id], |r| {
+            let previous: String = r.get(2)?;
+            Ok(HistoryEntry {
+                replaced_at: r.get(0)?,
+                import_run: r.get(1)?,
+                previous: serde_json::from_str(&previous).unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn begin_run(&mut self, kind: Kind, file: &str) -> Result<RunId> {
+        self.conn.execute(
+            "INSERT INTO import_runs (kind, file, started_at, status) VALUES (?, ?, ?, 'running')",
+            params![kind.name(), file, now()],
+        )?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    fn finish_run(&mut self, run: RunId, status: &str, s: RunSummary) -> Result<()> {
+        self.conn.execute(
+            "UPDATE import_runs SET finished_at = ?, status = ?, rows_read = ?, inserted = ?, updated = ?,
+             unchanged = ?, rejected = ? WHERE id = ?",
+            params![
+                now(),
+                status,
+                s.rows_read as i64,
+                s.outcome.inserted as i64,
+                s.outcome.updated as i64,
+                s.outcome.unchanged as i64,
+                s.rejected as i64,
+                run.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn optimize(&mut self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_passes_the_storage_contract() {
+        crate::contract::run_all(&|| Box::new(SqliteStore::open(":memory:").expect("open")));
+    }
+
+    #[test]
+    fn schema_has_a_column_for_every_field() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        for kind in Kind::ALL {
+            let def = kind.def();
+            let stmt = store.conn.prepare(&format!("SELECT * FROM {} LIMIT 0", sql::q(def.table))).unwrap();
+            let cols: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+            for field in def.fields {
+                assert!(cols.contains(&field.column()), "{}.{} has no column", def.table, field.column());
+            }
+            assert_eq!(cols.len(), def.fields.len() + 1, "{} has columns the kind does not describe", def.table);
+            drop(stmt);
+        }
+    }
+
+    #[test]
+    fn a_file_database_uses_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let fk: i64 = store.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!((mode.as_str(), fk), ("wal", 1));
+    }
+}
