@@ -1,1 +1,76 @@
-pub fn placeholder() {}
+//! Shian's services: the work done over the store on behalf of every surface.
+//!
+//! - [`source`]: reading CSV (UTF-8 or GB18030), XLSX and JSON-lines files safely, in bounded memory;
+//! - [`import`]: validating rows against the record kinds and writing them idempotently, with every
+//!   rejected row reported;
+//! - [`export`]: writing any kind back out in the same formats, so export → import round-trips;
+//! - [`stats`]: counting what a database holds.
+//!
+//! Error policy: each module has its own `thiserror` enum; problems with one row are not errors but
+//! [`import::RowError`]s, reported and skipped while the good rows go on.
+
+pub mod export;
+pub mod import;
+pub mod source;
+pub mod stats;
+
+/// File formats for import and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Jsonl,
+}
+
+impl Format {
+    /// The format a file name's extension implies.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "txt" => Some(Format::Csv),
+            "xlsx" => Some(Format::Xlsx),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "xlsx" => Some(Format::Xlsx),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// Text encodings of CSV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Detect from the first bytes: UTF-8 if they are valid UTF-8, otherwise GB18030.
+    Auto,
+    Utf8,
+    /// UTF-8 with a byte-order mark, which Excel needs to open a UTF-8 CSV correctly.
+    Utf8Bom,
+    Gb18030,
+}
+
+impl Encoding {
+    pub fn parse(s: &str) -> Option<Encoding> {
+        match s.to_ascii_lowercase().replace('-', "").as_str() {
+            "auto" => Some(Encoding::Auto),
+            "utf8" => Some(Encoding::Utf8),
+            "utf8bom" => Some(Encoding::Utf8Bom),
+            "gb18030" | "gbk" | "gb2312" => Some(Encoding::Gb18030),
+            _ => None,
+        }
+    }
+}
