@@ -124,7 +124,12 @@ fn json_value(ty: FieldType, v: &Value, lang: Lang) -> serde_json::Value {
     }
 }
 
-fn export_jsonl(store: &dyn Store, def: &KindDef, opts: ExportOptions, out: &mut dyn Write) -> Result<u64, ExportError> {
+fn export_jsonl(
+    store: &dyn Store,
+    def: &KindDef,
+    opts: ExportOptions,
+    out: &mut dyn Write,
+) -> Result<u64, ExportError> {
     let names = headers(def, opts.headers);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut n = 0;
@@ -168,9 +173,14 @@ fn export_xlsx(store: &dyn Store, def: &KindDef, opts: ExportOptions, out: &mut 
             let c = c as u16;
             match (f.ty, v) {
                 (_, Value::Null) => continue,
-                (FieldType::Int { .. } | FieldType::Real { .. } | FieldType::Quantity | FieldType::Lon | FieldType::Lat, _) => {
-                    sheet.write_number(r, c, v.as_real().unwrap_or(0.0))?
-                }
+                (
+                    FieldType::Int { .. }
+                    | FieldType::Real { .. }
+                    | FieldType::Quantity
+                    | FieldType::Lon
+                    | FieldType::Lat,
+                    _,
+                ) => sheet.write_number(r, c, v.as_real().unwrap_or(0.0))?,
                 _ => sheet.write_string(r, c, f.ty.format(v, opts.headers))?,
             };
         }

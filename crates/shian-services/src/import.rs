@@ -207,7 +207,10 @@ fn map_headers(def: &KindDef, headers: &[String], file: &str) -> Result<(Mapping
         let found = def.fields.iter().position(|f| f.matches_header(h));
         match found {
             Some(i) if def.fields[i].derived => {
-                warnings.push(Msg::new(format!("“{h}”由系统计算，文件中的值不读取"), format!("\"{h}\" is computed; the file's values are ignored")));
+                warnings.push(Msg::new(
+                    format!("“{h}”由系统计算，文件中的值不读取"),
+                    format!("\"{h}\" is computed; the file's values are ignored"),
+                ));
                 mapping.push(None);
             }
             Some(i) if seen[i] => {
@@ -220,7 +223,8 @@ fn map_headers(def: &KindDef, headers: &[String], file: &str) -> Result<(Mapping
             }
             None => {
                 if !h.is_empty() {
-                    warnings.push(Msg::new(format!("未识别的列“{h}”已忽略"), format!("unknown column \"{h}\" ignored")));
+                    warnings
+                        .push(Msg::new(format!("未识别的列“{h}”已忽略"), format!("unknown column \"{h}\" ignored")));
                 }
                 mapping.push(None);
             }
@@ -296,7 +300,11 @@ impl Job<'_> {
             }
         }
         for (fi, field) in def.fields.iter().enumerate() {
-            if field.required && !field.derived && row[fi].is_null() && !problems.iter().any(|p| field.matches_header(&p.0)) {
+            if field.required
+                && !field.derived
+                && row[fi].is_null()
+                && !problems.iter().any(|p| field.matches_header(&p.0))
+            {
                 let header = self.header_of(fi);
                 problems.push((header, String::new(), Msg::new("必填项为空", "required value is empty")));
             }
@@ -318,7 +326,12 @@ impl Job<'_> {
             .unwrap_or_else(|| self.def.fields[field].zh.to_string())
     }
 
-    fn reject(&mut self, line: &u64, cells: &[String], problems: Vec<(String, String, Msg)>) -> Result<(), ImportError> {
+    fn reject(
+        &mut self,
+        line: &u64,
+        cells: &[String],
+        problems: Vec<(String, String, Msg)>,
+    ) -> Result<(), ImportError> {
         self.report.rejected += 1;
         if let Some(out) = self.errors_out.as_mut() {
             out.write(cells, &problems)?;
@@ -401,7 +414,11 @@ impl Job<'_> {
 
     /// Replaces the natural keys in `row` by ids. A reference to a record of the same kind earlier
     /// in this batch first writes the rows before it.
-    fn resolve_row(&mut self, row: &mut Row, ready: &mut Vec<Row>) -> Result<Result<(), (String, String, Msg)>, ImportError> {
+    fn resolve_row(
+        &mut self,
+        row: &mut Row,
+        ready: &mut Vec<Row>,
+    ) -> Result<Result<(), (String, String, Msg)>, ImportError> {
         for (fi, field) in self.def.fields.iter().enumerate() {
             if !field.ty.is_ref() {
                 continue;
@@ -409,7 +426,10 @@ impl Job<'_> {
             let Value::Text(key) = &row[fi] else { continue };
             let key = key.clone();
             let Some(target) = self.target(row, field.ty) else {
-                let reason = Msg::new("该类型的对方不登记编码，请留空并填写名称", "this kind of counterparty has no code: leave it empty");
+                let reason = Msg::new(
+                    "该类型的对方不登记编码，请留空并填写名称",
+                    "this kind of counterparty has no code: leave it empty",
+                );
                 return Ok(Err((self.header_of(fi), key, reason)));
             };
             let mut id = self.cache.get(&(target, key.clone())).copied();
@@ -459,7 +479,11 @@ impl ErrorsFile {
     fn write(&mut self, cells: &[String], problems: &[(String, String, Msg)]) -> Result<(), std::io::Error> {
         let reasons: Vec<String> = problems
             .iter()
-            .map(|(col, _, r)| if col.is_empty() { r.get(self.lang).to_string() } else { format!("{col}: {}", r.get(self.lang)) })
+            .map(
+                |(col, _, r)| {
+                    if col.is_empty() { r.get(self.lang).to_string() } else { format!("{col}: {}", r.get(self.lang)) }
+                },
+            )
             .collect();
         let joined = reasons.join("; ");
         self.out.write_record(cells.iter().map(String::as_str).chain([joined.as_str()]))?;

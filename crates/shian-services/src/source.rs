@@ -81,9 +81,15 @@ fn refuse(file: &str, line: Option<u64>, zh: impl Into<String>, en: impl Into<St
 pub fn open(path: &Path, format: Option<Format>, encoding: Encoding) -> Result<Opened, SourceError> {
     let name = path.display().to_string();
     let format = format.or_else(|| Format::from_path(path)).ok_or_else(|| {
-        refuse(&name, None, "无法判断文件格式，请使用 .csv、.xlsx 或 .jsonl 扩展名", "unknown format: use .csv, .xlsx or .jsonl")
+        refuse(
+            &name,
+            None,
+            "无法判断文件格式，请使用 .csv、.xlsx 或 .jsonl 扩展名",
+            "unknown format: use .csv, .xlsx or .jsonl",
+        )
     })?;
-    let file = File::open(path).map_err(|e| refuse(&name, None, format!("无法打开文件：{e}"), format!("cannot open: {e}")))?;
+    let file =
+        File::open(path).map_err(|e| refuse(&name, None, format!("无法打开文件：{e}"), format!("cannot open: {e}")))?;
     let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bytes_read = Arc::new(AtomicU64::new(0));
     let (tx, rx) = sync_channel(4);
@@ -112,7 +118,11 @@ pub fn open(path: &Path, format: Option<Format>, encoding: Encoding) -> Result<O
 }
 
 /// Decides the encoding from the first 64 KiB and refuses binary files.
-fn sniff(name: &str, mut file: File, wanted: Encoding) -> Result<(&'static encoding_rs::Encoding, Vec<u8>, File), SourceError> {
+fn sniff(
+    name: &str,
+    mut file: File,
+    wanted: Encoding,
+) -> Result<(&'static encoding_rs::Encoding, Vec<u8>, File), SourceError> {
     let mut head = Vec::with_capacity(1 << 16);
     (&mut file).take(1 << 16).read_to_end(&mut head).map_err(|e| refuse(name, None, e.to_string(), e.to_string()))?;
     if head.contains(&0) {
@@ -285,7 +295,12 @@ fn read_csv<R: Read>(name: String, input: R, encoding: &'static encoding_rs::Enc
             Err(e) => {
                 let err = match e.kind() {
                     csv::ErrorKind::Io(io) => io_refusal(&name, io),
-                    _ => refuse(&name, e.position().map(|p| p.line()), format!("CSV格式错误：{e}"), format!("malformed CSV: {e}")),
+                    _ => refuse(
+                        &name,
+                        e.position().map(|p| p.line()),
+                        format!("CSV格式错误：{e}"),
+                        format!("malformed CSV: {e}"),
+                    ),
                 };
                 let _ = tx.send(Message::Failed(err));
                 return;
@@ -366,8 +381,15 @@ fn read_jsonl<R: Read>(name: String, input: R, tx: SyncSender<Message>) {
         for (k, v) in &object {
             match (h.iter().position(|x| x == k), json_cell(v)) {
                 (Some(p), Some(cell)) => cells[p] = cell,
-                (None, _) => problem = Some(Msg::new(format!("第一行没有的键：{k}"), format!("key not in the first line: {k}"))),
-                (_, None) => problem = Some(Msg::new(format!("{k} 的值不能是数组或对象"), format!("{k} must not be an array or object"))),
+                (None, _) => {
+                    problem = Some(Msg::new(format!("第一行没有的键：{k}"), format!("key not in the first line: {k}")))
+                }
+                (_, None) => {
+                    problem = Some(Msg::new(
+                        format!("{k} 的值不能是数组或对象"),
+                        format!("{k} must not be an array or object"),
+                    ))
+                }
             }
         }
         batch.push(RawRecord { line: line_no, cells, problem });
@@ -434,7 +456,12 @@ fn chrono_midnight() -> chrono::NaiveTime {
 fn read_xlsx(name: String, path: &Path, progress: Arc<AtomicU64>, tx: SyncSender<Message>) {
     use calamine::{Reader, Xlsx, open_workbook};
     let fail = |tx: &SyncSender<Message>, e: String| {
-        let _ = tx.send(Message::Failed(refuse(&name, None, format!("无法读取XLSX：{e}"), format!("cannot read XLSX: {e}"))));
+        let _ = tx.send(Message::Failed(refuse(
+            &name,
+            None,
+            format!("无法读取XLSX：{e}"),
+            format!("cannot read XLSX: {e}"),
+        )));
     };
     let mut book: Xlsx<_> = match open_workbook(path) {
         Ok(b) => b,

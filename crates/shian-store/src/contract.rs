@@ -3,7 +3,7 @@
 
 use shian_domain::{Kind, Value, catalogue, region};
 
-use crate::{BatchOutcome, Row, RunSummary, Store};
+use crate::{BatchOutcome, Row, RunSummary, Store, row};
 
 /// A factory of fresh, empty, migrated stores.
 pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Store>;
@@ -18,17 +18,6 @@ pub fn run_all(make: Factory<'_>) {
     insert_new_refuses_duplicates(make().as_mut());
     suspended_indexes_come_back(make().as_mut());
     import_runs_are_recorded(make().as_mut());
-}
-
-/// A row of `kind` with the named fields set and every other field null.
-pub fn row(kind: Kind, values: &[(&str, Value)]) -> Row {
-    let def = kind.def();
-    let mut row = vec![Value::Null; def.fields.len()];
-    for (name, v) in values {
-        let (i, _) = def.field(name).unwrap_or_else(|| panic!("{} has no field {name}", def.name));
-        row[i] = v.clone();
-    }
-    row
 }
 
 fn text(s: &str) -> Value {

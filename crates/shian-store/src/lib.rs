@@ -69,6 +69,20 @@ pub struct HistoryEntry {
 /// resolved to ids.
 pub type Row = Vec<Value>;
 
+/// A row of `kind` with the named fields set and every other field null.
+///
+/// # Panics
+/// If `kind` has no field of one of the names: a programming error.
+pub fn row(kind: Kind, values: &[(&str, Value)]) -> Row {
+    let def = kind.def();
+    let mut row = vec![Value::Null; def.fields.len()];
+    for (name, v) in values {
+        let (i, _) = def.field(name).unwrap_or_else(|| panic!("{} has no field {name}", def.name));
+        row[i] = v.clone();
+    }
+    row
+}
+
 /// The storage contract. Rows are in the field order of the kind's definition.
 pub trait Store {
     /// Name of the backend (`sqlite`).

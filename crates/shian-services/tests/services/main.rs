@@ -1,0 +1,13 @@
+//! Integration tests of the import and export services, against an in-memory SQLite store and
+//! files written in a temporary directory.
+
+mod durability;
+mod encodings;
+mod headers;
+mod hostile_files;
+mod idempotency;
+mod import_errors;
+mod round_trip;
+mod self_reference;
+mod spreadsheets;
+mod support;

@@ -1,0 +1,821 @@
+//! A year of trade, day by day.
+//!
+//! Each day: producers send certified consignments (and some without a certificate) to wholesale
+//! vendors and, less often, straight to farmers' market vendors; wholesale lots are split among
+//! farmers' market vendors, other markets' wholesale vendors, supermarket stores, restaurants and
+//! canteens; farmers' market vendors sell to consumers and eateries. Then the day's rapid tests,
+//! official samples, routine records, complaints, inspections and cases are drawn. Cumulative
+//! daily targets, shaped by the season, make the year's totals come out exactly as planned.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use rand_chacha::ChaCha8Rng;
+use shian_domain::catalogue::{self, ItemClass};
+use shian_domain::{Kind, Value, time};
+use shian_store::{Store, StoreError};
+
+use crate::plan::Plan;
+use crate::truth::Truth;
+use crate::world::{BuyerKind, World, apportion, person};
+use crate::writer::Writer;
+use crate::{Progress, SimError};
+
+/// The last day of the simulated year.
+pub const LAST_DAY: (i32, u32, u32) = (2026, 11, 30);
+
+struct Lot {
+    vendor: usize,
+    variety: usize,
+    code: String,
+    qty: f64,
+    at: i64,
+    origin: usize,
+}
+
+struct Counters {
+    orders: u64,
+    certificates: u64,
+    quarantine: u64,
+    inbound: u64,
+    outbound: u64,
+    lots: u64,
+    rapid: u64,
+    samples: u64,
+    complaints: u64,
+    inspections: u64,
+    cases: u64,
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::Text(s.into())
+}
+
+fn price_per_kg(category: &str, rng: &mut ChaCha8Rng) -> f64 {
+    let (lo, hi) = match category {
+        "02" => (4.0, 15.0),
+        "03" => (30.0, 80.0),
+        "04" => (15.0, 30.0),
+        "05" => (8.0, 12.0),
+        "06" => (15.0, 80.0),
+        _ => (1.5, 8.0),
+    };
+    rng.random_range(lo..hi)
+}
+
+/// Relative trade on a day: busier before the Spring Festival and in early autumn.
+fn season(day: NaiveDate) -> f64 {
+    let doy = day.ordinal0() as f64;
+    let festival = (-((doy - 40.0) / 12.0).powi(2)).exp() * 0.35;
+    1.0 + 0.12 * ((doy - 250.0) / 365.0 * std::f64::consts::TAU).cos() + festival
+}
+
+struct Day<'w> {
+    world: &'w World,
+    truth: &'w Truth,
+    date: NaiveDate,
+    midnight: i64,
+    month: u32,
+}
+
+impl Day<'_> {
+    fn at(&self, hour: f64) -> i64 {
+        self.midnight + (hour * 3600.0) as i64
+    }
+
+    fn date_text(&self, offset_days: i64) -> Value {
+        text((self.date + Duration::days(offset_days)).format("%Y-%m-%d").to_string())
+    }
+
+    fn origin_for(&self, variety: usize, rng: &mut ChaCha8Rng) -> usize {
+        let origins = &self.world.varieties[variety].origins;
+        let in_season: Vec<_> = origins.iter().filter(|o| o.2 & (1 << (self.month - 1)) != 0).collect();
+        let pool: Vec<_> = if in_season.is_empty() { origins.iter().collect() } else { in_season };
+        let total: f64 = pool.iter().map(|o| o.1).sum();
+        let mut x = rng.random_range(0.0..total);
+        for o in &pool {
+            if x < o.1 {
+                return o.0;
+            }
+            x -= o.1;
+        }
+        pool[pool.len() - 1].0
+    }
+}
+
+pub fn run(
+    store: &mut dyn Store,
+    plan: &Plan,
+    world: &World,
+    truth: &Truth,
+    rng: &mut ChaCha8Rng,
+    progress: &dyn Progress,
+) -> Result<(), SimError> {
+    let last = NaiveDate::from_ymd_opt(LAST_DAY.0, LAST_DAY.1, LAST_DAY.2).expect("valid date");
+    let first = last - Duration::days(plan.days as i64 - 1);
+    let days: Vec<NaiveDate> = (0..plan.days as i64).map(|d| first + Duration::days(d)).collect();
+    let weights: Vec<f64> = days.iter().map(|d| season(*d)).collect();
+    let total: f64 = weights.iter().sum();
+    let mut cumulative = Vec::with_capacity(days.len());
+    let mut acc = 0.0;
+    for w in &weights {
+        acc += w;
+        cumulative.push(acc / total);
+    }
+    for kind in [Kind::Inbound, Kind::Outbound, Kind::OriginCertificate, Kind::QuarantineCertificate] {
+        store.suspend_indexes(kind)?;
+    }
+    let mut w = Writer::new(store);
+    let mut c = Counters {
+        orders: 0,
+        certificates: 0,
+        quarantine: 0,
+        inbound: 0,
+        outbound: 0,
+        lots: 0,
+        rapid: 0,
+        samples: 0,
+        complaints: 0,
+        inspections: 0,
+        cases: 0,
+    };
+    let wholesale: Vec<(usize, f64)> =
+        world.vendors.iter().enumerate().filter(|(_, v)| v.wholesale).map(|(i, v)| (i, v.activity)).collect();
+    let retail: Vec<(usize, f64)> =
+        world.vendors.iter().enumerate().filter(|(_, v)| !v.wholesale).map(|(i, v)| (i, v.activity)).collect();
+    let mut carry: Vec<Lot> = Vec::new();
+    for (d, date) in days.iter().enumerate() {
+        let midnight = time::from_local(date.and_hms_opt(0, 0, 0).expect("midnight")).expect("valid time");
+        let day = Day { world, truth, date: *date, midnight, month: date.month() };
+        let target = |n: u64| (n as f64 * cumulative[d]).round() as u64;
+        let (mut wholesale_lots, mut retail_lots) = (std::mem::take(&mut carry), Vec::new());
+        let n_certs = target(plan.certificates) - c.certificates;
+        for _ in 0..n_certs {
+            consignment(&mut w, &day, &mut c, &wholesale, &retail, &mut wholesale_lots, &mut retail_lots, rng)?;
+        }
+        let mut sold_to_supermarkets = Vec::new();
+        for lot in &wholesale_lots {
+            wholesale_sales(&mut w, &day, &mut c, lot, &mut carry, &mut retail_lots, &mut sold_to_supermarkets, rng)?;
+        }
+        let budget = target(plan.orders).saturating_sub(c.orders);
+        let sellers = if retail_lots.is_empty() { &wholesale_lots } else { &retail_lots };
+        retail_sales(&mut w, &day, &mut c, sellers, budget, rng)?;
+        let todays: Vec<&Lot> = retail_lots.iter().chain(&wholesale_lots).collect();
+        for _ in 0..target(plan.rapid_tests) - c.rapid {
+            if let Some(lot) = todays.choose(rng) {
+                rapid_test(&mut w, &day, &mut c, lot, rng)?;
+            }
+        }
+        let testable: Vec<&&Lot> = todays
+            .iter()
+            .filter(|l| catalogue::items_for(world.varieties[l.variety].v.code).next().is_some())
+            .collect();
+        for _ in 0..target(plan.samples) - c.samples {
+            if let Some(lot) = testable.choose(rng) {
+                let at_supermarket = if rng.random_bool(0.15) { sold_to_supermarkets.choose(rng) } else { None };
+                sample(&mut w, &day, &mut c, lot, at_supermarket.cloned(), rng)?;
+            }
+        }
+        routine(&mut w, &day, rng)?;
+        for _ in 0..target(plan.complaints) - c.complaints {
+            complaint(&mut w, &day, &mut c, rng)?;
+        }
+        for _ in 0..target(plan.inspections) - c.inspections {
+            inspection(&mut w, &day, &mut c, rng)?;
+        }
+        for _ in 0..target(plan.cases) - c.cases {
+            case(&mut w, &day, &mut c, rng)?;
+        }
+        progress.update("trade", c.orders, plan.orders);
+    }
+    w.finish()?;
+    progress.update("indexes", 0, 1);
+    w.store().restore_indexes()?;
+    progress.update("indexes", 1, 1);
+    Ok(())
+}
+
+fn pick(rng: &mut ChaCha8Rng, weighted: &[(usize, f64)]) -> usize {
+    let total: f64 = weighted.iter().map(|x| x.1).sum();
+    let mut x = rng.random_range(0.0..total);
+    for &(i, wgt) in weighted {
+        if x < wgt {
+            return i;
+        }
+        x -= wgt;
+    }
+    weighted[weighted.len() - 1].0
+}
+
+fn new_lot_code(c: &mut Counters) -> String {
+    c.lots += 1;
+    format!("T{:09}", c.lots)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn inbound_row(
+    c: &mut Counters,
+    world: &World,
+    vendor: usize,
+    variety: usize,
+    lot: &str,
+    qty: f64,
+    at: i64,
+    supplier: (&str, Option<i64>, Option<String>, Option<String>),
+    certs: (Option<i64>, Option<i64>),
+    amount: i64,
+) -> Vec<Value> {
+    c.inbound += 1;
+    c.orders += 1;
+    let opt_int = |x: Option<i64>| x.map(Value::Int).unwrap_or(Value::Null);
+    let opt_text = |x: Option<String>| x.map(Value::Text).unwrap_or(Value::Null);
+    vec![
+        text("SIM"),
+        text(format!("IN{:09}", c.inbound)),
+        Value::Int(world.vendors[vendor].id),
+        Value::Int(world.varieties[variety].id),
+        text(lot),
+        Value::Real(qty),
+        text("kg"),
+        Value::Int(at),
+        text(supplier.0),
+        opt_int(supplier.1),
+        opt_text(supplier.2),
+        opt_text(supplier.3),
+        opt_int(certs.0),
+        opt_int(certs.1),
+        Value::Int(amount),
+    ]
+}
+
+fn outbound_row(
+    c: &mut Counters,
+    lot: &Lot,
+    world: &World,
+    named_lot: bool,
+    qty: f64,
+    at: i64,
+    buyer: (&str, Option<i64>, Option<String>),
+    amount: i64,
+) -> Vec<Value> {
+    c.outbound += 1;
+    c.orders += 1;
+    vec![
+        text("SIM"),
+        text(format!("OUT{:09}", c.outbound)),
+        Value::Int(world.vendors[lot.vendor].id),
+        Value::Int(world.varieties[lot.variety].id),
+        if named_lot { text(&lot.code) } else { Value::Null },
+        Value::Real(qty),
+        text("kg"),
+        Value::Int(at),
+        text(buyer.0),
+        buyer.1.map(Value::Int).unwrap_or(Value::Null),
+        buyer.2.map(Value::Text).unwrap_or(Value::Null),
+        Value::Int(amount),
+    ]
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[allow(clippy::too_many_arguments)]
+fn consignment(
+    w: &mut Writer,
+    day: &Day,
+    c: &mut Counters,
+    wholesale: &[(usize, f64)],
+    retail: &[(usize, f64)],
+    wholesale_lots: &mut Vec<Lot>,
+    retail_lots: &mut Vec<Lot>,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
+    let world = day.world;
+    let direct = wholesale.is_empty() || rng.random_bool(0.15);
+    let vendor = pick(rng, if direct { retail } else { wholesale });
+    let variety = *world.vendors[vendor].listings.choose(rng).expect("every vendor lists a variety");
+    let var = world.varieties[variety].v;
+    let origin = day.origin_for(variety, rng);
+    let producer = *world.origins[origin].producers.choose(rng).expect("producers in every origin");
+    let qty = round2(if direct { rng.random_range(40.0..300.0) } else { rng.random_range(400.0..5000.0) });
+    let region = world.origins[origin].region.code;
+    c.certificates += 1;
+    let basis = ["self_test", "entrusted_test", "internal_control", "self_commitment"][rng.random_range(0..4)];
+    let cert = w.push_named(
+        Kind::OriginCertificate,
+        &[
+            ("cert_no", text(format!("HG{}{:08}", &region[..2], c.certificates))),
+            ("producer", Value::Int(producer)),
+            ("variety", Value::Int(world.varieties[variety].id)),
+            ("product_name", text(var.name)),
+            ("quantity", Value::Real(qty)),
+            ("unit", text("kg")),
+            ("origin", text(region)),
+            ("issued_on", day.date_text(-rng.random_range(0..2))),
+            ("basis", text(basis)),
+            (
+                "commitment",
+                text("不使用禁用农药兽药、停用兽药和非法添加物，常规农药兽药残留不超标，对承诺的真实性负责"),
+            ),
+            ("self_test", if basis == "self_test" { text("自检合格") } else { Value::Null }),
+        ],
+    )?;
+    let quarantine = if matches!(var.category(), "03" | "04") {
+        c.quarantine += 1;
+        Some(w.push_named(
+            Kind::QuarantineCertificate,
+            &[
+                ("cert_no", text(format!("JY{}{:08}", &region[..2], c.quarantine))),
+                ("quarantine_kind", text("product")),
+                ("producer", Value::Int(producer)),
+                ("variety", Value::Int(world.varieties[variety].id)),
+                ("quantity", Value::Real(qty)),
+                ("unit", text("kg")),
+                ("origin", text(region)),
+                ("issued_on", day.date_text(-1)),
+                ("issuer", text(format!("{}农业农村局官方兽医{}", world.origins[origin].region.name, person(rng)))),
+                ("destination", text(world.markets[world.vendors[vendor].market].name.clone())),
+            ],
+        )?)
+    } else {
+        None
+    };
+    let price = price_per_kg(var.category(), rng) * 70.0;
+    let first_hour = rng.random_range(1.0..4.0);
+    let extra = rng.random_bool(0.08).then(|| (round2(qty * rng.random_range(0.1..0.5)), rng.random_range(1.0..5.0)));
+    let mut arrive = |w: &mut Writer, cert: Option<i64>, quarantine: Option<i64>, qty: f64, hour: f64| {
+        let code = new_lot_code(c);
+        let at = day.at(hour);
+        let amount = (qty * price).round() as i64;
+        let row = inbound_row(
+            c,
+            world,
+            vendor,
+            variety,
+            &code,
+            qty,
+            at,
+            ("producer", Some(producer), None, None),
+            (cert, quarantine),
+            amount,
+        );
+        w.push(Kind::Inbound, row)?;
+        let lot = Lot { vendor, variety, code, qty, at, origin };
+        if direct {
+            retail_lots.push(lot)
+        } else {
+            wholesale_lots.push(lot)
+        }
+        Ok::<_, StoreError>(())
+    };
+    arrive(w, Some(cert), quarantine, qty, first_hour)?;
+    if let Some((extra_qty, hour)) = extra {
+        // Goods from the same producer that arrived without a certificate.
+        arrive(w, None, None, extra_qty, hour)?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn wholesale_sales(
+    w: &mut Writer,
+    day: &Day,
+    c: &mut Counters,
+    lot: &Lot,
+    carry: &mut Vec<Lot>,
+    retail_lots: &mut Vec<Lot>,
+    to_supermarkets: &mut Vec<(i64, String, usize, usize)>,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
+    let world = day.world;
+    let n = rng.random_range(3..12);
+    let sold_share = rng.random_range(0.85..1.0);
+    let shares: Vec<f64> = (0..n).map(|_| rng.random_range(0.3..1.7)).collect();
+    let sum: f64 = shares.iter().sum();
+    let city = world.vendor_city(lot.vendor);
+    let category = world.varieties[lot.variety].v.category();
+    let price = price_per_kg(category, rng) * 80.0;
+    for share in shares {
+        let qty = round2(lot.qty * sold_share * share / sum).max(0.01);
+        let at = lot.at + rng.random_range(1800..5 * 3600);
+        let named = rng.random_bool(0.9);
+        let amount = (qty * price).round() as i64;
+        let roll = rng.random_range(0..100);
+        let retail_here = world.retail_in_city.get(&(lot.variety, city)).filter(|v| !v.is_empty());
+        let retail_any = world.sellers.get(&(false, lot.variety));
+        let other_wholesale: Vec<usize> = world
+            .sellers
+            .get(&(true, lot.variety))
+            .map(|v| {
+                v.iter().copied().filter(|&x| world.vendors[x].market != world.vendors[lot.vendor].market).collect()
+            })
+            .unwrap_or_default();
+        let buyer_vendor = match roll {
+            0..=49 => {
+                retail_here.and_then(|v| v.choose(rng)).or_else(|| retail_any.and_then(|v| v.choose(rng))).copied()
+            }
+            50..=57 => other_wholesale.choose(rng).copied(),
+            _ => None,
+        };
+        if let Some(buyer) = buyer_vendor {
+            let row =
+                outbound_row(c, lot, world, named, qty, at, ("vendor", Some(world.vendors[buyer].id), None), amount);
+            w.push(Kind::Outbound, row)?;
+            let code = new_lot_code(c);
+            let arrive = at + rng.random_range(1800..3 * 3600);
+            let supplier = ("vendor", Some(world.vendors[lot.vendor].id), None, named.then(|| lot.code.clone()));
+            let row = inbound_row(c, world, buyer, lot.variety, &code, qty, arrive, supplier, (None, None), amount);
+            w.push(Kind::Inbound, row)?;
+            let new = Lot { vendor: buyer, variety: lot.variety, code, qty, at: arrive, origin: lot.origin };
+            if world.vendors[buyer].wholesale {
+                carry.push(new)
+            } else {
+                retail_lots.push(new)
+            }
+            continue;
+        }
+        let kind = match roll {
+            58..=74 => BuyerKind::Supermarket,
+            75..=84 => BuyerKind::Restaurant,
+            85..=94 => BuyerKind::Canteen,
+            _ => {
+                let other = format!("{}个体户", person(rng));
+                let row = outbound_row(c, lot, world, named, qty, at, ("other", None, Some(other)), amount);
+                w.push(Kind::Outbound, row)?;
+                continue;
+            }
+        };
+        let local = world.buyers_in_city.get(&(kind, city)).filter(|_| rng.random_bool(0.85));
+        let pool = local.or_else(|| world.buyers_in_city.get(&(kind, rng.random_range(0..world.cities.len()))));
+        let Some(&b) = pool.and_then(|p| p.choose(rng)) else { continue };
+        let code = match kind {
+            BuyerKind::Supermarket => "supermarket",
+            BuyerKind::Restaurant => "restaurant",
+            BuyerKind::Canteen => "canteen",
+        };
+        let row = outbound_row(c, lot, world, named, qty, at, (code, Some(world.buyers[b].id), None), amount);
+        w.push(Kind::Outbound, row)?;
+        if kind == BuyerKind::Supermarket {
+            to_supermarkets.push((world.buyers[b].id, lot.code.clone(), lot.variety, lot.origin));
+        }
+    }
+    Ok(())
+}
+
+fn retail_sales(
+    w: &mut Writer,
+    day: &Day,
+    c: &mut Counters,
+    lots: &[Lot],
+    budget: u64,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
+    if lots.is_empty() || budget == 0 {
+        return Ok(());
+    }
+    let world = day.world;
+    let weights: Vec<f64> = lots.iter().map(|l| l.qty.sqrt() * rng.random_range(0.5..1.5)).collect();
+    let counts = apportion(budget as usize, &weights);
+    for (lot, n) in lots.iter().zip(counts) {
+        if n == 0 {
+            continue;
+        }
+        let price = price_per_kg(world.varieties[lot.variety].v.category(), rng) * 100.0 * 1.4;
+        let each = lot.qty * 0.95 / n as f64;
+        let city = world.vendor_city(lot.vendor);
+        for _ in 0..n {
+            let qty = round2(each * rng.random_range(0.5..1.5)).max(0.01);
+            let hour = rng.random_range(6.0..19.5);
+            let at = day.at(hour).max(lot.at + 600);
+            let named = rng.random_bool(0.75);
+            let amount = (qty * price).round() as i64;
+            let buyer = if rng.random_bool(0.06) {
+                let kind = if rng.random_bool(0.5) { BuyerKind::Restaurant } else { BuyerKind::Canteen };
+                world.buyers_in_city.get(&(kind, city)).and_then(|p| p.choose(rng)).map(|&b| {
+                    (
+                        if kind == BuyerKind::Restaurant { "restaurant" } else { "canteen" },
+                        Some(world.buyers[b].id),
+                        None,
+                    )
+                })
+            } else {
+                None
+            };
+            let buyer = buyer.unwrap_or(("consumer", None, None));
+            let row = outbound_row(c, lot, world, named, qty, at, buyer, amount);
+            w.push(Kind::Outbound, row)?;
+        }
+    }
+    Ok(())
+}
+
+fn rapid_test(w: &mut Writer, day: &Day, c: &mut Counters, lot: &Lot, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+    let world = day.world;
+    let var = world.varieties[lot.variety].v;
+    c.rapid += 1;
+    let (item, method) = match var.category() {
+        "03" => (["clenbuterol", "ractopamine"][rng.random_range(0..2)], "colloidal_gold"),
+        "04" => ("enrofloxacin", "colloidal_gold"),
+        "05" => ("florfenicol", "colloidal_gold"),
+        "06" => ("malachite_green", "colloidal_gold"),
+        _ => ("有机磷和氨基甲酸酯类农药", "enzyme_inhibition"),
+    };
+    let (value, result) = if method == "enzyme_inhibition" {
+        let p = day.truth.p_enzyme_positive(world, lot.origin, var.code, lot.vendor, day.date);
+        let rate = if rng.random_bool(p) { rng.random_range(50.0..92.0) } else { rng.random_range(0.0..45.0) };
+        (Value::Real((rate * 10.0_f64).round() / 10.0), Value::Null)
+    } else {
+        let t = catalogue::test_items().iter().find(|t| t.code == item).expect("rapid items are catalogued");
+        let p = day.truth.p_fail(world, lot.origin, var.code, t, lot.vendor, day.date);
+        (Value::Null, text(if rng.random_bool(p) { "positive" } else { "negative" }))
+    };
+    let item_name = catalogue::test_items().iter().find(|t| t.code == item).map(|t| t.name).unwrap_or(item);
+    let mut row = shian_store::row(
+        Kind::RapidTest,
+        &[
+            ("test_no", text(format!("KJ{:09}", c.rapid))),
+            ("market", Value::Int(world.markets[world.vendors[lot.vendor].market].id)),
+            ("vendor", Value::Int(world.vendors[lot.vendor].id)),
+            ("variety", Value::Int(world.varieties[lot.variety].id)),
+            ("lot_code", text(&lot.code)),
+            ("item", text(item_name)),
+            ("method", text(method)),
+            ("value", value),
+            ("result", result),
+            ("tested_at", Value::Int(lot.at + rng.random_range(600..7200))),
+            ("tester", text(person(rng))),
+        ],
+    );
+    Kind::RapidTest.def().derive(&mut row).map_err(|(f, e)| StoreError::Invalid(format!("{f}: {e}")))?;
+    w.push(Kind::RapidTest, row)?;
+    Ok(())
+}
+
+const LABS: &[&str] = &[
+    "河北省食品检验研究院",
+    "石家庄市食品药品检验中心",
+    "唐山市食品药品综合检验检测中心",
+    "保定市食品检验检测中心",
+    "邯郸市食品药品检验中心",
+    "沧州市食品检验检测中心",
+];
+
+fn sample(
+    w: &mut Writer,
+    day: &Day,
+    c: &mut Counters,
+    lot: &Lot,
+    at_supermarket: Option<(i64, String, usize, usize)>,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
+    let world = day.world;
+    c.samples += 1;
+    let sample_no = format!("CJ{}{:07}", day.date.year() % 100, c.samples);
+    let (subject_kind, subject, market, variety, lot_code, origin) = match &at_supermarket {
+        Some((buyer, code, variety, origin)) => ("buyer", *buyer, Value::Null, *variety, code.clone(), *origin),
+        None => {
+            let market = Value::Int(world.markets[world.vendors[lot.vendor].market].id);
+            ("vendor", world.vendors[lot.vendor].id, market, lot.variety, lot.code.clone(), lot.origin)
+        }
+    };
+    let var = world.varieties[variety].v;
+    let sample_id = w.push_named(
+        Kind::Sample,
+        &[
+            ("sample_no", text(&sample_no)),
+            ("subject_kind", text(subject_kind)),
+            ("subject", Value::Int(subject)),
+            ("market", market),
+            ("variety", Value::Int(world.varieties[variety].id)),
+            ("lot_code", text(lot_code)),
+            ("sampled_on", day.date_text(0)),
+            ("sampler", text(format!("{}市场监督管理局", world.cities[world.vendor_city(lot.vendor)].name))),
+            ("lab", text(*LABS.choose(rng).expect("labs"))),
+            ("report_no", text(format!("BG{}{:07}", day.date.year(), c.samples))),
+            ("reported_on", day.date_text(rng.random_range(5..12))),
+            ("plan", text(format!("{}年食用农产品监督抽检计划", day.date.year()))),
+        ],
+    )?;
+    for item in catalogue::items_for(var.code) {
+        let p = day.truth.p_fail(world, origin, var.code, item, lot.vendor, day.date);
+        let value = if rng.random_bool(p) {
+            let limit = if item.limit_mg_kg > 0.0 { item.limit_mg_kg } else { 0.001 };
+            Value::Real(((limit * rng.random_range(1.2..8.0)) * 1e4).round() / 1e4)
+        } else if item.limit_mg_kg > 0.0 && rng.random_bool(0.3) {
+            Value::Real(((item.limit_mg_kg * rng.random_range(0.05..0.8)) * 1e4).round() / 1e4)
+        } else {
+            Value::Null
+        };
+        let mut row = shian_store::row(
+            Kind::SampleItem,
+            &[
+                ("sample", Value::Int(sample_id)),
+                ("item", text(item.name)),
+                ("value", value),
+                ("unit", text("mg/kg")),
+                ("limit", Value::Real(item.limit_mg_kg)),
+                (
+                    "method",
+                    text(if item.class == ItemClass::Pesticide { "GB 23200.113-2018" } else { "GB 31658 系列" }),
+                ),
+            ],
+        );
+        Kind::SampleItem.def().derive(&mut row).map_err(|(f, e)| StoreError::Invalid(format!("{f}: {e}")))?;
+        w.push(Kind::SampleItem, row)?;
+    }
+    Ok(())
+}
+
+fn routine(w: &mut Writer, day: &Day, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+    for m in &day.world.markets {
+        let mut periods = vec![("daily", 12)];
+        if day.date.weekday() == Weekday::Mon {
+            periods.push(("weekly", 25));
+        }
+        if day.date.day() == 1 {
+            periods.push(("monthly", 40));
+        }
+        for (period, items) in periods {
+            if !rng.random_bool(m.diligence) {
+                continue;
+            }
+            let problems = if rng.random_bool(0.2) { rng.random_range(1..4) } else { 0 };
+            let summary = if problems == 0 {
+                "检查未发现问题".to_string()
+            } else {
+                format!("发现{problems}项问题：进货查验记录不全、快检公示未及时更新，已督促整改")
+            };
+            w.push_named(
+                Kind::RoutineRecord,
+                &[
+                    ("market", Value::Int(m.id)),
+                    ("period", text(period)),
+                    ("period_start", day.date_text(0)),
+                    ("performed_by", text(&m.director)),
+                    ("items_checked", Value::Int(items)),
+                    ("problems", Value::Int(problems)),
+                    ("summary", text(summary)),
+                    ("recorded_at", Value::Int(day.at(rng.random_range(17.0..21.0)))),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn any_vendor(day: &Day, rng: &mut ChaCha8Rng) -> usize {
+    rng.random_range(0..day.world.vendors.len())
+}
+
+fn complaint(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+    let world = day.world;
+    c.complaints += 1;
+    let v = any_vendor(day, rng);
+    let vendor = &world.vendors[v];
+    let variety = &world.varieties[*vendor.listings.choose(rng).expect("listings")];
+    let templates = [
+        "购买的{}有刺鼻气味，怀疑农药残留超标",
+        "在该摊位购买的{}缺斤短两",
+        "{}摊位未公示快检结果",
+        "购买的{}已变质",
+        "{}来源不明，摊主无法提供合格证",
+    ];
+    let content = templates.choose(rng).expect("templates").replace("{}", variety.v.name);
+    let status = ["received", "investigating", "upheld", "rejected", "closed"][rng.random_range(0..5)];
+    let replied = matches!(status, "upheld" | "rejected" | "closed");
+    w.push_named(
+        Kind::Complaint,
+        &[
+            ("complaint_no", text(format!("TS{}{:06}", day.date.year(), c.complaints))),
+            ("channel", text(["hotline_12315", "platform", "qr", "letter_visit"][rng.random_range(0..4)])),
+            ("received_at", Value::Int(day.at(rng.random_range(8.0..20.0)))),
+            ("market", Value::Int(world.markets[vendor.market].id)),
+            ("vendor", Value::Int(vendor.id)),
+            ("variety", Value::Int(variety.id)),
+            ("content", text(content)),
+            ("status", text(status)),
+            ("reply", if replied { text("已核查处理并答复投诉人") } else { Value::Null }),
+            ("replied_on", if replied { day.date_text(rng.random_range(1..10)) } else { Value::Null }),
+        ],
+    )?;
+    Ok(())
+}
+
+fn inspection(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+    let world = day.world;
+    c.inspections += 1;
+    let v = any_vendor(day, rng);
+    let market = &world.markets[world.vendors[v].market];
+    let problems = if rng.random_bool(0.3) { rng.random_range(1..4) } else { 0 };
+    w.push_named(
+        Kind::Inspection,
+        &[
+            ("inspection_no", text(format!("JC{}{:06}", day.date.year(), c.inspections))),
+            ("market", Value::Int(market.id)),
+            ("vendor", if rng.random_bool(0.6) { Value::Int(world.vendors[v].id) } else { Value::Null }),
+            ("inspected_on", day.date_text(0)),
+            ("inspector", text(format!("{}、{}", person(rng), person(rng)))),
+            ("inspection_kind", text(["routine", "special", "joint"][rng.random_range(0..3)])),
+            ("problems", Value::Int(problems)),
+            (
+                "findings",
+                text(if problems == 0 {
+                    "未发现问题"
+                } else {
+                    "进货查验记录不完整，部分商品未索取合格证"
+                }),
+            ),
+            ("rectification", if problems == 0 { Value::Null } else { text("责令限期整改") }),
+            (
+                "status",
+                text(if problems == 0 {
+                    "no_issue"
+                } else if rng.random_bool(0.7) {
+                    "rectified"
+                } else {
+                    "rectifying"
+                }),
+            ),
+        ],
+    )?;
+    Ok(())
+}
+
+fn case(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+    let world = day.world;
+    c.cases += 1;
+    let v = any_vendor(day, rng);
+    let vendor = &world.vendors[v];
+    let variety = world.varieties[vendor.listings[0]].v.name;
+    let (violation, basis) = [
+        (format!("销售农药残留超标的{variety}"), "《中华人民共和国食品安全法》第一百二十四条"),
+        ("未履行进货查验和记录义务".to_string(), "《中华人民共和国食品安全法》第一百二十六条"),
+        (format!("销售来源不明的{variety}"), "《食用农产品市场销售质量安全监督管理办法》第四十八条"),
+    ][rng.random_range(0..3)]
+    .clone();
+    let status = ["open", "decided", "closed"][rng.random_range(0..3)];
+    w.push_named(
+        Kind::Case,
+        &[
+            ("case_no", text(format!("AJ{}{:05}", day.date.year(), c.cases))),
+            ("market", Value::Int(world.markets[vendor.market].id)),
+            ("vendor", Value::Int(vendor.id)),
+            ("opened_on", day.date_text(0)),
+            ("violation", text(violation)),
+            ("legal_basis", text(basis)),
+            ("penalty", if status == "open" { Value::Null } else { Value::Int(rng.random_range(5..200) * 100_000) }),
+            ("status", text(status)),
+            ("closed_on", if status == "closed" { day.date_text(rng.random_range(20..90)) } else { Value::Null }),
+        ],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_rows_follow_the_field_order_of_their_kinds() {
+        let inbound: Vec<_> = Kind::Inbound.def().fields.iter().map(|f| f.name).collect();
+        assert_eq!(
+            inbound,
+            [
+                "source",
+                "ext_id",
+                "vendor",
+                "variety",
+                "lot_code",
+                "quantity",
+                "unit",
+                "received_at",
+                "supplier_kind",
+                "supplier",
+                "supplier_name",
+                "supplier_lot",
+                "certificate",
+                "quarantine",
+                "amount"
+            ]
+        );
+        let outbound: Vec<_> = Kind::Outbound.def().fields.iter().map(|f| f.name).collect();
+        assert_eq!(
+            outbound,
+            [
+                "source",
+                "ext_id",
+                "vendor",
+                "variety",
+                "lot_code",
+                "quantity",
+                "unit",
+                "sold_at",
+                "buyer_kind",
+                "buyer",
+                "buyer_name",
+                "amount"
+            ]
+        );
+    }
+}

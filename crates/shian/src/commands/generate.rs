@@ -1,0 +1,110 @@
+//! `shian generate` and `shian demo`: a simulated province.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use shian_domain::Lang;
+use shian_sim::{Plan, Scale};
+
+use super::stats::table;
+use crate::memory::{mib, peak_rss};
+use crate::progress::PhaseBar;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// small (≈1/100 of the seed), city (≈1/10) or province (the seed's figures: 25 M order records).
+    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    pub scale: Scale,
+    /// Random seed; the same seed and scale give the same province.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// Where to write the hidden ground truth (default: beside the database, `NAME.truth.json`).
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "small", value_parser = parse_scale)]
+    pub scale: Scale,
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    Scale::parse(s).ok_or_else(|| format!("unknown scale {s:?}: small, city or province"))
+}
+
+/// The file path of a SQLite URL.
+pub fn db_path(url: &str) -> PathBuf {
+    PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url))
+}
+
+/// `shian.db` → `shian.truth.json`, beside it.
+pub fn default_truth_path(db: &Path) -> PathBuf {
+    db.with_extension("truth.json")
+}
+
+pub fn generate(url: &str, args: &Args, lang: Lang) -> Result<ExitCode> {
+    let path = db_path(url);
+    let truth = args.truth.clone().unwrap_or_else(|| default_truth_path(&path));
+    let started = Instant::now();
+    let mut store = super::open(url)?;
+    let plan = Plan::for_scale(args.scale);
+    let bar = PhaseBar::new();
+    shian_sim::generate(store.as_mut(), &plan, args.seed, &truth, &bar).context("generation failed")?;
+    bar.finish();
+    let elapsed = started.elapsed();
+    let counts = shian_services::stats::counts(store.as_ref())?;
+    drop(store);
+    print!("{}", table(&counts, shian_services::stats::order_records(&counts), lang));
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let peak = peak_rss().map(mib).unwrap_or_else(|| "?".into());
+    match lang {
+        Lang::Zh => println!(
+            "用时 {:.1} 秒，峰值内存 {peak}，数据库 {}（{}），真实风险（评估专用，产品不读取）写入 {}",
+            elapsed.as_secs_f64(),
+            path.display(),
+            mib(size),
+            truth.display()
+        ),
+        Lang::En => println!(
+            "took {:.1} s, peak memory {peak}, database {} ({}), ground truth (for evaluation only; the product never reads it) in {}",
+            elapsed.as_secs_f64(),
+            path.display(),
+            mib(size),
+            truth.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn demo(url: &str, args: &DemoArgs, lang: Lang) -> Result<ExitCode> {
+    let path = db_path(url);
+    if !path.exists() {
+        match lang {
+            Lang::Zh => println!("正在生成演示省份数据（规模 {:?}）到 {} …", args.scale, path.display()),
+            Lang::En => println!("generating the demo province ({:?}) into {} …", args.scale, path.display()),
+        }
+        let gen_args = Args { scale: args.scale, seed: args.seed, truth: None };
+        return generate(url, &gen_args, lang);
+    }
+    let store = super::open(url)?;
+    let counts = shian_services::stats::counts(store.as_ref())?;
+    if counts.iter().all(|(k, n)| *n == 0 || !k.def().importable) {
+        bail!("{} exists but holds no records: remove it to regenerate", path.display());
+    }
+    print!("{}", table(&counts, shian_services::stats::order_records(&counts), lang));
+    match lang {
+        Lang::Zh => {
+            println!("数据库 {} 已存在；删除它即可重新生成。Web 平台将在后续版本中由此命令启动。", path.display())
+        }
+        Lang::En => println!(
+            "{} already exists; delete it to regenerate. The web platform will be served from here once built.",
+            path.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,47 @@
+//! One module per command; each takes parsed arguments and calls the services.
+
+pub mod generate;
+pub mod io;
+pub mod stats;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use shian_domain::{Kind, Lang};
+use shian_store::Store;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let lang = cli.lang;
+    match cli.command {
+        Command::Generate(args) => generate::generate(&cli.db, &args, lang),
+        Command::Demo(args) => generate::demo(&cli.db, &args, lang),
+        Command::Stats { json } => stats::stats(&open(&cli.db)?, json, lang),
+        Command::Import(args) => io::import(open(&cli.db)?.as_mut(), &args, lang),
+        Command::Export(args) => io::export(open(&cli.db)?.as_ref(), &args),
+        Command::History { kind, key } => io::history(open(&cli.db)?.as_ref(), &kind, &key, lang),
+        Command::Schema { markdown } => {
+            print!("{}", if markdown { crate::docs::data_standard() } else { crate::docs::schema_text(lang) });
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Examples { out } => crate::docs::write_examples(&out),
+        Command::Bench(b) => crate::bench::run(b),
+    }
+}
+
+/// Opens the database named by the URL.
+pub fn open(url: &str) -> Result<Box<dyn Store>> {
+    shian_store::open(url).with_context(|| format!("cannot open database {url}"))
+}
+
+/// The record kind named on the command line.
+pub fn kind(name: &str, lang: Lang) -> Result<Kind> {
+    Kind::parse(name).with_context(|| {
+        let names: Vec<_> = Kind::ALL.iter().map(|k| k.name()).collect();
+        match lang {
+            Lang::Zh => format!("未知的记录类型“{name}”，可用：{}", names.join(", ")),
+            Lang::En => format!("unknown record kind {name:?}; one of: {}", names.join(", ")),
+        }
+    })
+}
