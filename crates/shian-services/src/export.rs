@@ -72,16 +72,25 @@ struct Gb18030<'a> {
     out: &'a mut dyn Write,
     encoder: encoding_rs::Encoder,
     buf: Vec<u8>,
+    /// The start of a UTF-8 sequence whose end is still to come.
+    tail: Vec<u8>,
 }
 
 impl Write for Gb18030<'_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        // The CSV writer hands over whole records, so UTF-8 sequences are never split here.
-        let text = std::str::from_utf8(data).map_err(std::io::Error::other)?;
+        // The CSV writer flushes its buffer when it is full, which may split a character.
+        self.tail.extend_from_slice(data);
+        let complete = match std::str::from_utf8(&self.tail) {
+            Ok(text) => text.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => return Err(std::io::Error::other(e)),
+        };
+        let text = std::str::from_utf8(&self.tail[..complete]).map_err(std::io::Error::other)?;
         self.buf.clear();
         self.buf.reserve(text.len() * 2 + 16);
         let (_, _) = self.encoder.encode_from_utf8_to_vec_without_replacement(text, &mut self.buf, false);
         self.out.write_all(&self.buf)?;
+        self.tail.drain(..complete);
         Ok(data.len())
     }
 
@@ -92,7 +101,9 @@ impl Write for Gb18030<'_> {
 
 fn export_csv(store: &dyn Store, def: &KindDef, opts: ExportOptions, out: &mut dyn Write) -> Result<u64, ExportError> {
     let mut sink: Box<dyn Write + '_> = match opts.encoding {
-        Encoding::Gb18030 => Box::new(Gb18030 { out, encoder: encoding_rs::GB18030.new_encoder(), buf: Vec::new() }),
+        Encoding::Gb18030 => {
+            Box::new(Gb18030 { out, encoder: encoding_rs::GB18030.new_encoder(), buf: Vec::new(), tail: Vec::new() })
+        }
         Encoding::Utf8Bom => {
             out.write_all("\u{feff}".as_bytes())?;
             Box::new(out)
@@ -116,11 +127,11 @@ fn export_csv(store: &dyn Store, def: &KindDef, opts: ExportOptions, out: &mut d
 
 fn json_value(ty: FieldType, v: &Value, lang: Lang) -> serde_json::Value {
     match (ty, v) {
+        (_, Value::Null) => serde_json::Value::Null,
         (FieldType::Money | FieldType::DateTime | FieldType::Bool | FieldType::Enum(_), _) => ty.format(v, lang).into(),
         (_, Value::Int(i)) => (*i).into(),
         (_, Value::Real(r)) => (*r).into(),
         (_, Value::Text(s)) => s.clone().into(),
-        (_, Value::Null) => serde_json::Value::Null,
     }
 }
 
@@ -134,12 +145,13 @@ fn export_jsonl(
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mut n = 0;
     store.scan(def.kind, &mut |row| {
+        // Empty fields are written as null, not left out: the import takes its columns from the
+        // first line.
         let object: serde_json::Map<String, serde_json::Value> = def
             .fields
             .iter()
             .zip(row)
             .zip(&names)
-            .filter(|((_, v), _)| !v.is_null())
             .map(|((f, v), name)| (name.to_string(), json_value(f.ty, v, opts.headers)))
             .collect();
         serde_json::to_writer(&mut out, &object).map_err(|e| StoreError::Invalid(e.to_string()))?;

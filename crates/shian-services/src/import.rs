@@ -294,7 +294,8 @@ impl Job<'_> {
             if cell.is_empty() {
                 continue;
             }
-            match def.fields[*fi].ty.parse(cell) {
+            let ty = def.fields[*fi].ty;
+            match ty.parse(undefuse(ty, cell)) {
                 Ok(v) => row[*fi] = v,
                 Err(e) => problems.push((self.headers[pos].clone(), cell.to_string(), e.reason)),
             }
@@ -433,7 +434,7 @@ impl Job<'_> {
                 return Ok(Err((self.header_of(fi), key, reason)));
             };
             let mut id = self.cache.get(&(target, key.clone())).copied();
-            if id.is_none() && target == self.def.kind && !ready.is_empty() {
+            if id.is_none() && target == self.def.kind {
                 self.write(ready)?;
                 if let Some((_, found)) = self.store.resolve(target, &[key.as_str()])?.pop() {
                     self.cache.insert((target, key.clone()), found);
@@ -456,24 +457,40 @@ impl Job<'_> {
     }
 }
 
+/// Removes the apostrophe that export puts before a formula-like code (`'-17`); text fields remove
+/// it themselves when they are parsed.
+fn undefuse(ty: FieldType, cell: &str) -> &str {
+    match (ty, cell.strip_prefix('\'')) {
+        (FieldType::Code | FieldType::Ref(_) | FieldType::PolyRef { .. }, Some(rest))
+            if rest.starts_with(['=', '+', '-', '@']) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
+}
+
 /// The rejected rows, as they were, with the reasons in an extra column, ready to correct and
 /// import again (the extra column is ignored on import).
 struct ErrorsFile {
     out: csv::Writer<BufWriter<File>>,
     lang: Lang,
+    /// The number of columns of the file imported.
+    width: usize,
 }
 
 impl ErrorsFile {
     fn create(path: &Path, headers: &[String], lang: Lang) -> Result<ErrorsFile, std::io::Error> {
         let mut file = BufWriter::new(File::create(path)?);
         file.write_all("\u{feff}".as_bytes())?; // so that Excel reads it as UTF-8
-        let mut out = csv::Writer::from_writer(file);
+        // Rows with more cells than the header are written as they were.
+        let mut out = csv::WriterBuilder::new().flexible(true).from_writer(file);
         let reason = match lang {
             Lang::Zh => "错误说明",
             Lang::En => "error",
         };
         out.write_record(headers.iter().map(String::as_str).chain([reason]))?;
-        Ok(ErrorsFile { out, lang })
+        Ok(ErrorsFile { out, lang, width: headers.len() })
     }
 
     fn write(&mut self, cells: &[String], problems: &[(String, String, Msg)]) -> Result<(), std::io::Error> {
@@ -486,7 +503,10 @@ impl ErrorsFile {
             )
             .collect();
         let joined = reasons.join("; ");
-        self.out.write_record(cells.iter().map(String::as_str).chain([joined.as_str()]))?;
+        // A row with fewer cells (or none, like a JSON line that is not an object) is padded, so
+        // that the reasons stay in their column.
+        let padding = std::iter::repeat_n("", self.width.saturating_sub(cells.len()));
+        self.out.write_record(cells.iter().map(String::as_str).chain(padding).chain([joined.as_str()]))?;
         Ok(())
     }
 

@@ -55,7 +55,8 @@ impl Format {
 /// Text encodings of CSV files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
-    /// Detect from the first bytes: UTF-8 if they are valid UTF-8, otherwise GB18030.
+    /// Detect from the first bytes: UTF-8 if they are valid UTF-8, otherwise GB18030 (unless they go
+    /// wrong as GB18030 sooner than as UTF-8: then it is UTF-8 with a bad byte).
     Auto,
     Utf8,
     /// UTF-8 with a byte-order mark, which Excel needs to open a UTF-8 CSV correctly.

@@ -134,10 +134,27 @@ fn sniff(
         Encoding::Auto => match std::str::from_utf8(&head) {
             Ok(_) => UTF_8,
             Err(e) if e.error_len().is_none() => UTF_8, // cut in the middle of a character
+            // Text that goes wrong as GB18030 sooner than as UTF-8 is UTF-8 with a bad byte in it.
+            Err(e) if gb18030_prefix(&head) < e.valid_up_to() => UTF_8,
             Err(_) => GB18030,
         },
     };
     Ok((encoding, head, file))
+}
+
+/// How many bytes at the start of `head` are valid GB18030.
+fn gb18030_prefix(head: &[u8]) -> usize {
+    let mut decoder = GB18030.new_decoder_without_bom_handling();
+    let mut out = vec![0; head.len() * 4 + 16];
+    match decoder.decode_to_utf8_without_replacement(head, &mut out, false) {
+        (DecoderResult::Malformed(bad, after), read, _) => read.saturating_sub(bad as usize + after as usize),
+        _ => head.len(),
+    }
+}
+
+/// The name of an encoding as reports show it.
+fn label(encoding: &'static encoding_rs::Encoding) -> &'static str {
+    if encoding == GB18030 { "GB18030" } else { encoding.name() }
 }
 
 /// Counts bytes read, for progress.
@@ -173,27 +190,67 @@ fn refusal(line: u64, zh: String, en: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, Refusal { line, reason: Msg::new(zh, en) })
 }
 
-/// Refuses lines longer than [`MAX_LINE`] before they are buffered.
+/// Refuses lines longer than [`MAX_LINE`] before they are buffered. In CSV a line break inside a
+/// quoted cell does not end the record, so there the limit holds for whole records.
 struct LineGuard<R> {
     inner: R,
     line: u64,
+    /// The line the current record started on.
+    start: u64,
     run: usize,
+    /// Where a CSV reader would be in the current record; `None` for input that is not CSV.
+    csv: Option<CsvState>,
+}
+
+/// Just enough of CSV's grammar to know which line breaks end a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CsvState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+impl CsvState {
+    /// The state after byte `b`, and whether `b` ended the record.
+    fn next(self, b: u8) -> (CsvState, bool) {
+        use CsvState::*;
+        match (self, b) {
+            (Quoted, b'"') => (QuoteInQuoted, false),
+            (Quoted, _) => (Quoted, false),
+            (FieldStart | QuoteInQuoted, b'"') => (Quoted, false),
+            (_, b',') => (FieldStart, false),
+            (_, b'\n') => (FieldStart, true),
+            _ => (Unquoted, false),
+        }
+    }
 }
 
 impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         for &b in &buf[..n] {
+            let ends = match self.csv.as_mut() {
+                Some(state) => {
+                    let (next, ends) = state.next(b);
+                    *state = next;
+                    ends
+                }
+                None => b == b'\n',
+            };
             if b == b'\n' {
                 self.line += 1;
+            }
+            if ends {
+                self.start = self.line;
                 self.run = 0;
             } else {
                 self.run += 1;
                 if self.run > MAX_LINE {
                     return Err(refusal(
-                        self.line,
-                        format!("第{}行超过{}字节，文件不像是表格数据", self.line, MAX_LINE),
-                        format!("line {} is longer than {} bytes: not tabular data", self.line, MAX_LINE),
+                        self.start,
+                        format!("第{}行超过{}字节，文件不像是表格数据", self.start, MAX_LINE),
+                        format!("line {} is longer than {} bytes: not tabular data", self.start, MAX_LINE),
                     ));
                 }
             }
@@ -222,7 +279,7 @@ impl<R: Read> Decoding<R> {
         Decoding {
             inner,
             decoder: encoding.new_decoder(),
-            name: encoding.name(),
+            name: label(encoding),
             input: vec![0; 1 << 16],
             start: 0,
             end: 0,
@@ -282,7 +339,7 @@ fn io_refusal(name: &str, e: &io::Error) -> SourceError {
 }
 
 fn read_csv<R: Read>(name: String, input: R, encoding: &'static encoding_rs::Encoding, tx: SyncSender<Message>) {
-    let guarded = LineGuard { inner: input, line: 1, run: 0 };
+    let guarded = LineGuard { inner: input, line: 1, start: 1, run: 0, csv: Some(CsvState::FieldStart) };
     let decoded = Decoding::new(guarded, encoding);
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(decoded);
     let mut record = csv::StringRecord::new();
@@ -313,7 +370,7 @@ fn read_csv<R: Read>(name: String, input: R, encoding: &'static encoding_rs::Enc
         let Some(width) = headers else {
             let h: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
             headers = Some(h.len());
-            if tx.send(Message::Headers(h, encoding.name())).is_err() {
+            if tx.send(Message::Headers(h, label(encoding))).is_err() {
                 return;
             }
             continue;
@@ -348,7 +405,8 @@ fn json_cell(v: &serde_json::Value) -> Option<String> {
 }
 
 fn read_jsonl<R: Read>(name: String, input: R, tx: SyncSender<Message>) {
-    let reader = BufReader::new(Decoding::new(LineGuard { inner: input, line: 1, run: 0 }, UTF_8));
+    let guarded = LineGuard { inner: input, line: 1, start: 1, run: 0, csv: None };
+    let reader = BufReader::new(Decoding::new(guarded, UTF_8));
     let mut headers: Option<Vec<String>> = None;
     let mut batch = Vec::with_capacity(BATCH);
     for (i, line) in reader.lines().enumerate() {

@@ -1,8 +1,16 @@
-//! `shian bench`: benchmarks that print their figures (not timed tests).
+//! `shian bench`: benchmarks that print their figures (not timed tests). Each measured step runs
+//! as a child process of this binary, so its peak memory is its own.
 
-use std::process::ExitCode;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use rand::{Rng, SeedableRng};
+use shian_domain::{Kind, Value};
+
+use crate::memory::mib;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
@@ -11,17 +19,148 @@ pub enum Bench {
         #[arg(long, default_value = "province")]
         scale: String,
         #[arg(long, default_value = "bench-out")]
-        dir: std::path::PathBuf,
+        dir: PathBuf,
     },
-    /// Import N outbound orders from CSV, beside the sqlite3 CLI's `.import` of the same file.
+    /// Import N outbound orders from CSV into a populated database, beside the sqlite3 command
+    /// line's `.import` of the same file into a bare table; also at N/4 to show memory stays flat.
     Import {
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
         #[arg(long, default_value = "bench-out")]
-        dir: std::path::PathBuf,
+        dir: PathBuf,
     },
 }
 
-pub fn run(_b: Bench) -> Result<ExitCode> {
-    anyhow::bail!("not built yet")
+pub fn run(b: Bench) -> Result<ExitCode> {
+    match b {
+        Bench::Generate { scale, dir } => generate(&scale, &dir),
+        Bench::Import { rows, dir } => import(rows, &dir),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+/// Runs this binary with `args`; returns wall time and the child's peak memory.
+fn child(args: &[&str]) -> Result<(Duration, u64)> {
+    let exe = std::env::current_exe()?;
+    let peak_file = std::env::temp_dir().join(format!("shian-peak-{}", std::process::id()));
+    let started = Instant::now();
+    let status = Command::new(exe)
+        .args(args)
+        .env("SHIAN_PEAK_MEMORY_FILE", &peak_file)
+        .env("SHIAN_LANG", "en")
+        .stdout(Stdio::null())
+        .status()?;
+    let elapsed = started.elapsed();
+    if !(status.success() || status.code() == Some(3)) {
+        bail!("shian {} failed: {status}", args.join(" "));
+    }
+    let peak = std::fs::read_to_string(&peak_file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let _ = std::fs::remove_file(peak_file);
+    Ok((elapsed, peak))
+}
+
+fn remove_db(path: &Path) {
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+}
+
+fn generate(scale: &str, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join(format!("{scale}.db"));
+    remove_db(&db);
+    let url = format!("sqlite://{}", db.display());
+    let (elapsed, peak) = child(&["generate", "--scale", scale, "--db", &url])?;
+    let size = std::fs::metadata(&db)?.len();
+    println!("bench generate --scale {scale}");
+    println!("  wall time      {:.1} s", elapsed.as_secs_f64());
+    println!("  peak memory    {}", mib(peak));
+    println!("  database size  {}", mib(size));
+    let store = shian_store::open(&url)?;
+    let counts = shian_services::stats::counts(store.as_ref())?;
+    println!("  order records  {}", shian_services::stats::order_records(&counts));
+    Ok(())
+}
+
+/// Writes `rows` outbound orders of the base database's vendors and varieties as CSV.
+fn write_orders(base: &str, path: &Path, rows: u64) -> Result<()> {
+    let store = shian_store::open(base)?;
+    let mut listings: Vec<(String, String)> = Vec::new();
+    store.scan(Kind::VendorVariety, &mut |r| {
+        if let (Value::Text(v), Value::Text(var)) = (&r[0], &r[1]) {
+            listings.push((v.clone(), var.clone()));
+        }
+        Ok(())
+    })?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "source,ext_id,vendor,variety,lot_code,quantity,unit,sold_at,buyer_kind,buyer,buyer_name,amount")?;
+    for i in 0..rows {
+        let (vendor, variety) = &listings[rng.random_range(0..listings.len())];
+        let lot = if rng.random_bool(0.8) { format!("B{:09}", i / 5) } else { String::new() };
+        let qty = rng.random_range(0.5..50.0_f64);
+        let minute = rng.random_range(0..525_600);
+        writeln!(
+            out,
+            "BENCH,{i:010},{vendor},{variety},{lot},{qty:.2},kg,2026-{:02}-{:02} {:02}:{:02}:00,consumer,,,{:.2}",
+            minute / 43_800 + 1,
+            (minute / 1440) % 28 + 1,
+            (minute / 60) % 24,
+            minute % 60,
+            qty * 6.5
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn sqlite3_import(csv: &Path, db: &Path) -> Result<Duration> {
+    remove_db(db);
+    let started = Instant::now();
+    let mut child = Command::new("sqlite3")
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("the sqlite3 command line is needed for the baseline (scripts/setup installs it)")?;
+    let script = format!("PRAGMA journal_mode=WAL;\n.mode csv\n.import {} bare\n", csv.display());
+    child.stdin.take().context("stdin")?.write_all(script.as_bytes())?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("sqlite3 .import failed");
+    }
+    Ok(started.elapsed())
+}
+
+fn import(rows: u64, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let base = dir.join("import-base.db");
+    let base_url = format!("sqlite://{}", base.display());
+    if !base.exists() {
+        child(&["generate", "--scale", "small", "--db", &base_url])?;
+    }
+    println!("bench import: outbound orders (CSV, UTF-8) into a database already holding the small province");
+    println!("{:>10} {:>14} {:>14} {:>14} {:>8} {:>12}", "rows", "sqlite3 .import", "shian import", "shian rows/s", "ratio", "peak memory");
+    for n in [rows / 4, rows] {
+        let csv = dir.join(format!("outbound-{n}.csv"));
+        write_orders(&base_url, &csv, n)?;
+        let baseline = sqlite3_import(&csv, &dir.join("baseline.db"))?;
+        let target = dir.join("import-target.db");
+        remove_db(&target);
+        std::fs::copy(&base, &target)?;
+        let url = format!("sqlite://{}", target.display());
+        let (elapsed, peak) = child(&["import", "outbound", csv.to_str().context("path")?, "--db", &url])?;
+        let ratio = baseline.as_secs_f64() / elapsed.as_secs_f64();
+        println!(
+            "{:>10} {:>13.2}s {:>13.2}s {:>14.0} {:>8.2} {:>12}",
+            n,
+            baseline.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64(),
+            ratio,
+            mib(peak)
+        );
+    }
+    println!("ratio = sqlite3 time / shian time (≥ 1.0 means shian, with validation and indexes, is at least as fast)");
+    Ok(())
 }

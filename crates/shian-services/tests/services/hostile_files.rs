@@ -69,9 +69,8 @@ fn a_quoted_cell_that_never_ends_is_refused_once_the_record_exceeds_one_mebibyte
 #[test]
 fn quoted_cells_spanning_lines_are_still_read() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = format!(
-        "市场编码,市场名称,市场类型,所在区划代码,地址\nM1,\"桥西\"\"蔬菜\"\"市场\",批发市场,130104,\"一楼\n二楼\"\n"
-    );
+    let csv =
+        "市场编码,市场名称,市场类型,所在区划代码,地址\nM1,\"桥西\"\"蔬菜\"\"市场\",批发市场,130104,\"一楼\n二楼\"\n";
     let mut store = store();
 
     import_clean(&mut store, Kind::Market, &write_file(dir.path(), "markets.csv", csv));
@@ -109,8 +108,11 @@ fn an_xlsx_that_is_not_a_zip_is_refused() {
     assert_eq!(err.reason.zh, "不是有效的XLSX文件");
 }
 
+/// A zip entry: its name and what writes its content.
+type Entry<'a> = (&'a str, &'a dyn Fn(&mut dyn Write));
+
 /// Writes a zip archive of the given entries, each deflated.
-fn zip_file(dir: &Path, name: &str, entries: &[(&str, &dyn Fn(&mut dyn Write))]) -> PathBuf {
+fn zip_file(dir: &Path, name: &str, entries: &[Entry<'_>]) -> PathBuf {
     let path = dir.join(name);
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);

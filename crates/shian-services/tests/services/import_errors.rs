@@ -190,3 +190,20 @@ fn jsonl_rows_that_are_not_objects_are_row_errors_in_the_errors_file() {
     assert!(table.iter().all(|r| r.len() == table[0].len()), "{table:?}");
     assert!(table.iter().any(|r| r.last().unwrap() == "不是一个JSON对象"), "{table:?}");
 }
+
+#[test]
+fn a_row_with_too_many_cells_goes_to_the_errors_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with_markets(dir.path());
+    let csv = "code,market,name,subject_kind\nV1,M1,张三,person,多出来的\nV2,M1,李四,person\n";
+    let path = write_file(dir.path(), "vendors.csv", csv);
+    let errors_path = dir.path().join("errors.csv");
+    let opts = ImportOptions { errors_path: Some(errors_path.clone()), lang: Lang::En, ..ImportOptions::default() };
+
+    let report = import_with(&mut store, Kind::Vendor, &path, &opts).expect("a long row is a row error");
+
+    assert_eq!(keys(&store, Kind::Vendor), ["V2"]);
+    assert_eq!(report.errors[0].reason.en, "5 cells where the header has 4");
+    let table = parse_csv(&std::fs::read(&errors_path).unwrap());
+    assert_eq!(table[1], ["V1", "M1", "张三", "person", "多出来的", "5 cells where the header has 4"]);
+}
