@@ -198,12 +198,25 @@ impl FieldType {
     }
 }
 
+/// First characters that make a spreadsheet treat a cell as a formula. Exports put an apostrophe
+/// before such text ([`defuse`]); imports take it away again ([`undefuse`]).
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Prefixes formula-like text with an apostrophe so a spreadsheet shows it as text.
+pub fn defuse(s: String) -> String {
+    if s.starts_with(FORMULA_STARTS) { format!("'{s}") } else { s }
+}
+
+/// Removes the apostrophe that [`defuse`] added.
+pub fn undefuse(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => s,
+    }
+}
+
 fn parse_text(raw: &str, max: usize) -> Result<Value, FieldError> {
-    // A leading apostrophe before = + - @ is how our exports defuse spreadsheet formulas; undo it.
-    let s = match raw.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
-        _ => raw,
-    };
+    let s = undefuse(raw);
     if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')) {
         return Err(err("含有不可见的控制字符", "contains control characters"));
     }
@@ -215,6 +228,7 @@ fn parse_text(raw: &str, max: usize) -> Result<Value, FieldError> {
 }
 
 fn parse_code(raw: &str) -> Result<Value, FieldError> {
+    let raw = undefuse(raw);
     let ok = raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
     if ok {
         Ok(Value::Text(raw.to_string()))

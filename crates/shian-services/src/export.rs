@@ -51,7 +51,7 @@ fn is_textual(ty: FieldType) -> bool {
 /// A cell as exported, with formula-like text prefixed by an apostrophe (which the import removes).
 fn cell(ty: FieldType, v: &Value, lang: Lang) -> String {
     let s = ty.format(v, lang);
-    if is_textual(ty) && s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s }
+    if is_textual(ty) { shian_domain::field::defuse(s) } else { s }
 }
 
 fn headers(def: &KindDef, lang: Lang) -> Vec<&'static str> {

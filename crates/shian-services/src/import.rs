@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::sync_channel;
 
 use shian_domain::field::{FieldType, Value};
 use shian_domain::{Kind, KindDef, Lang, Msg};
@@ -147,12 +148,12 @@ pub fn import_file(
         None => None,
     };
     let run = store.begin_run(kind, &path.display().to_string())?;
+    let parser = Parser { def, headers: opened.headers.clone(), mapping };
     let mut job = Job {
         def,
+        parser: &parser,
         store,
         file: file.clone(),
-        headers: opened.headers.clone(),
-        mapping,
         run,
         cache: HashMap::new(),
         pending: Vec::with_capacity(opts.batch_size),
@@ -171,16 +172,32 @@ pub fn import_file(
         },
     };
     let total = if opened.encoding == "XLSX" { 0 } else { opened.total_bytes };
-    let result = (|| {
-        while let Some(batch) = opened.next_batch() {
-            for record in batch? {
-                job.take(record)?;
+    let bytes_read = opened.bytes_read.clone();
+    let result = std::thread::scope(|scope| {
+        // Parsing and validation run beside the writing: the store is the bottleneck.
+        let (tx, rx) = sync_channel::<Result<Vec<Parsed>, SourceError>>(4);
+        let parser = &parser;
+        scope.spawn(move || {
+            while let Some(batch) = opened.next_batch() {
+                let parsed = batch.map(|records| records.into_iter().map(|r| parser.take(r)).collect());
+                if tx.send(parsed).is_err() {
+                    return;
+                }
             }
-            job.flush_if_full()?;
-            progress.update(opened.bytes_read.load(Ordering::Relaxed), total, job.report.rows_read);
-        }
-        job.flush()
-    })();
+        });
+        let result = (|| {
+            for batch in rx.iter() {
+                for parsed in batch? {
+                    job.take(parsed)?;
+                }
+                job.flush_if_full()?;
+                progress.update(bytes_read.load(Ordering::Relaxed), total, job.report.rows_read);
+            }
+            job.flush()
+        })();
+        drop(rx); // stops the parsing thread if writing failed
+        result
+    });
     progress.finish();
     let status = match &result {
         Ok(()) if job.report.rejected > 0 => "finished_with_rejections",
@@ -244,42 +261,34 @@ fn map_headers(def: &KindDef, headers: &[String], file: &str) -> Result<(Mapping
     Ok((mapping, warnings))
 }
 
-struct Pending {
-    line: u64,
-    row: Row,
-    cells: Vec<String>,
-}
-
-struct Job<'a> {
+/// Turns raw records into rows; runs on its own thread, beside the one that writes.
+struct Parser {
     def: &'static KindDef,
-    store: &'a mut dyn Store,
-    file: String,
     headers: Vec<String>,
     mapping: Mapping,
-    run: RunId,
-    /// Natural key → id of referenced records, per kind.
-    cache: HashMap<(Kind, String), i64>,
-    pending: Vec<Pending>,
-    batch_size: usize,
-    errors_out: Option<ErrorsFile>,
-    report: ImportReport,
 }
 
-const MAX_REPORTED: usize = 200;
-const MAX_CACHE: usize = 1_000_000;
+/// A problem with one cell: the header as written, the value, the reason.
+type Problem = (String, String, Msg);
 
-impl Job<'_> {
-    fn take(&mut self, record: RawRecord) -> Result<(), ImportError> {
-        self.report.rows_read += 1;
-        if let Some(problem) = record.problem.clone() {
-            return self.reject(&record.line, &record.cells, vec![(String::new(), String::new(), problem)]);
+/// A record after parsing.
+enum Parsed {
+    Good(Pending),
+    Bad { line: u64, cells: Vec<String>, problems: Vec<Problem> },
+}
+
+impl Parser {
+    fn take(&self, record: RawRecord) -> Parsed {
+        if let Some(problem) = record.problem {
+            return Parsed::Bad {
+                line: record.line,
+                cells: record.cells,
+                problems: vec![(String::new(), String::new(), problem)],
+            };
         }
         match self.parse(&record) {
-            Ok(row) => {
-                self.pending.push(Pending { line: record.line, row, cells: record.cells });
-                Ok(())
-            }
-            Err(problems) => self.reject(&record.line, &record.cells, problems),
+            Ok(row) => Parsed::Good(Pending { line: record.line, row, cells: record.cells }),
+            Err(problems) => Parsed::Bad { line: record.line, cells: record.cells, problems },
         }
     }
 
@@ -295,7 +304,7 @@ impl Job<'_> {
                 continue;
             }
             let ty = def.fields[*fi].ty;
-            match ty.parse(undefuse(ty, cell)) {
+            match ty.parse(cell) {
                 Ok(v) => row[*fi] = v,
                 Err(e) => problems.push((self.headers[pos].clone(), cell.to_string(), e.reason)),
             }
@@ -326,6 +335,46 @@ impl Job<'_> {
             .map(|p| self.headers[p].clone())
             .unwrap_or_else(|| self.def.fields[field].zh.to_string())
     }
+}
+
+struct Pending {
+    line: u64,
+    row: Row,
+    cells: Vec<String>,
+}
+
+struct Job<'a> {
+    def: &'static KindDef,
+    parser: &'a Parser,
+    store: &'a mut dyn Store,
+    file: String,
+    run: RunId,
+    /// Natural key → id of referenced records, per kind.
+    cache: HashMap<Kind, HashMap<String, i64>>,
+    pending: Vec<Pending>,
+    batch_size: usize,
+    errors_out: Option<ErrorsFile>,
+    report: ImportReport,
+}
+
+const MAX_REPORTED: usize = 200;
+const MAX_CACHE: usize = 1_000_000;
+
+impl Job<'_> {
+    fn take(&mut self, parsed: Parsed) -> Result<(), ImportError> {
+        self.report.rows_read += 1;
+        match parsed {
+            Parsed::Good(pending) => {
+                self.pending.push(pending);
+                Ok(())
+            }
+            Parsed::Bad { line, cells, problems } => self.reject(&line, &cells, problems),
+        }
+    }
+
+    fn cached(&self, kind: Kind, key: &str) -> Option<i64> {
+        self.cache.get(&kind).and_then(|m| m.get(key)).copied()
+    }
 
     fn reject(
         &mut self,
@@ -354,7 +403,7 @@ impl Job<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        if self.cache.len() > MAX_CACHE {
+        if self.cache.values().map(HashMap::len).sum::<usize>() > MAX_CACHE {
             self.cache.clear();
         }
         let pending = std::mem::take(&mut self.pending);
@@ -397,7 +446,7 @@ impl Job<'_> {
         for p in pending {
             for (fi, field) in self.def.fields.iter().enumerate() {
                 if let (Some(target), Value::Text(key)) = (self.target(&p.row, field.ty), &p.row[fi])
-                    && !self.cache.contains_key(&(target, key.clone()))
+                    && self.cached(target, key).is_none()
                 {
                     wanted.entry(target).or_default().push(key);
                 }
@@ -407,7 +456,7 @@ impl Job<'_> {
             keys.sort_unstable();
             keys.dedup();
             for (key, id) in self.store.resolve(kind, &keys)? {
-                self.cache.insert((kind, key), id);
+                self.cache.entry(kind).or_default().insert(key, id);
             }
         }
         Ok(())
@@ -431,13 +480,13 @@ impl Job<'_> {
                     "该类型的对方不登记编码，请留空并填写名称",
                     "this kind of counterparty has no code: leave it empty",
                 );
-                return Ok(Err((self.header_of(fi), key, reason)));
+                return Ok(Err((self.parser.header_of(fi), key, reason)));
             };
-            let mut id = self.cache.get(&(target, key.clone())).copied();
+            let mut id = self.cached(target, &key);
             if id.is_none() && target == self.def.kind {
                 self.write(ready)?;
                 if let Some((_, found)) = self.store.resolve(target, &[key.as_str()])?.pop() {
-                    self.cache.insert((target, key.clone()), found);
+                    self.cache.entry(target).or_default().insert(key.clone(), found);
                     id = Some(found);
                 }
             }
@@ -449,24 +498,11 @@ impl Job<'_> {
                         format!("{}“{}”不存在，请先导入{}", tdef.zh, key, tdef.zh),
                         format!("no {} with code \"{}\": import it first", tdef.en, key),
                     );
-                    return Ok(Err((self.header_of(fi), key, reason)));
+                    return Ok(Err((self.parser.header_of(fi), key, reason)));
                 }
             }
         }
         Ok(Ok(()))
-    }
-}
-
-/// Removes the apostrophe that export puts before a formula-like code (`'-17`); text fields remove
-/// it themselves when they are parsed.
-fn undefuse(ty: FieldType, cell: &str) -> &str {
-    match (ty, cell.strip_prefix('\'')) {
-        (FieldType::Code | FieldType::Ref(_) | FieldType::PolyRef { .. }, Some(rest))
-            if rest.starts_with(['=', '+', '-', '@']) =>
-        {
-            rest
-        }
-        _ => cell,
     }
 }
 

@@ -18,7 +18,9 @@ use shian_store::{Store, StoreError};
 use crate::plan::Plan;
 use crate::truth::Truth;
 use crate::world::{BuyerKind, World, apportion, person};
-use crate::writer::Writer;
+use std::sync::mpsc::{SyncSender, sync_channel};
+
+use crate::writer::{Sink, Writer, check, next_ids};
 use crate::{Progress, SimError};
 
 /// The last day of the simulated year.
@@ -103,6 +105,21 @@ impl Day<'_> {
     }
 }
 
+/// What the trading thread sends to the thread that owns the store.
+enum Message {
+    Rows(Kind, Vec<shian_store::Row>),
+    Progress(u64),
+}
+
+/// Hands batches over a channel, so that generating and writing run on two cores.
+struct ChannelSink(SyncSender<Message>);
+
+impl Sink for ChannelSink {
+    fn write(&mut self, kind: Kind, rows: Vec<shian_store::Row>) -> Result<(), StoreError> {
+        self.0.send(Message::Rows(kind, rows)).map_err(|_| StoreError::Invalid("the writer stopped".into()))
+    }
+}
+
 pub fn run(
     store: &mut dyn Store,
     plan: &Plan,
@@ -111,6 +128,49 @@ pub fn run(
     rng: &mut ChaCha8Rng,
     progress: &dyn Progress,
 ) -> Result<(), SimError> {
+    for kind in [Kind::Inbound, Kind::Outbound, Kind::OriginCertificate, Kind::QuarantineCertificate] {
+        store.suspend_indexes(kind)?;
+    }
+    let ids = next_ids(store)?;
+    let (tx, rx) = sync_channel(16);
+    let expected = std::thread::scope(|scope| {
+        let trader = scope.spawn(move || {
+            let mut w = Writer::new(ChannelSink(tx), ids);
+            trade(&mut w, plan, world, truth, rng)?;
+            w.finish().map(|(expected, _)| expected)
+        });
+        let mut written: Result<(), StoreError> = Ok(());
+        for message in rx.iter() {
+            match message {
+                Message::Rows(kind, rows) => {
+                    written = store.insert_new(kind, &mut rows.into_iter()).map(|_| ());
+                    if written.is_err() {
+                        break; // dropping the receiver stops the trader
+                    }
+                }
+                Message::Progress(done) => progress.update("trade", done, plan.orders),
+            }
+        }
+        drop(rx);
+        let expected = trader.join().map_err(|_| StoreError::Invalid("the trading thread panicked".into()))?;
+        written?;
+        expected
+    })?;
+    check(store, &expected)?;
+    progress.update("indexes", 0, 1);
+    store.restore_indexes()?;
+    progress.update("indexes", 1, 1);
+    Ok(())
+}
+
+/// The year of trade, written through `w`.
+fn trade(
+    w: &mut Writer<ChannelSink>,
+    plan: &Plan,
+    world: &World,
+    truth: &Truth,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
     let last = NaiveDate::from_ymd_opt(LAST_DAY.0, LAST_DAY.1, LAST_DAY.2).expect("valid date");
     let first = last - Duration::days(plan.days as i64 - 1);
     let days: Vec<NaiveDate> = (0..plan.days as i64).map(|d| first + Duration::days(d)).collect();
@@ -122,10 +182,6 @@ pub fn run(
         acc += w;
         cumulative.push(acc / total);
     }
-    for kind in [Kind::Inbound, Kind::Outbound, Kind::OriginCertificate, Kind::QuarantineCertificate] {
-        store.suspend_indexes(kind)?;
-    }
-    let mut w = Writer::new(store);
     let mut c = Counters {
         orders: 0,
         certificates: 0,
@@ -151,19 +207,19 @@ pub fn run(
         let (mut wholesale_lots, mut retail_lots) = (std::mem::take(&mut carry), Vec::new());
         let n_certs = target(plan.certificates) - c.certificates;
         for _ in 0..n_certs {
-            consignment(&mut w, &day, &mut c, &wholesale, &retail, &mut wholesale_lots, &mut retail_lots, rng)?;
+            consignment(w, &day, &mut c, &wholesale, &retail, &mut wholesale_lots, &mut retail_lots, rng)?;
         }
         let mut sold_to_supermarkets = Vec::new();
         for lot in &wholesale_lots {
-            wholesale_sales(&mut w, &day, &mut c, lot, &mut carry, &mut retail_lots, &mut sold_to_supermarkets, rng)?;
+            wholesale_sales(w, &day, &mut c, lot, &mut carry, &mut retail_lots, &mut sold_to_supermarkets, rng)?;
         }
         let budget = target(plan.orders).saturating_sub(c.orders);
         let sellers = if retail_lots.is_empty() { &wholesale_lots } else { &retail_lots };
-        retail_sales(&mut w, &day, &mut c, sellers, budget, rng)?;
+        retail_sales(w, &day, &mut c, sellers, budget, rng)?;
         let todays: Vec<&Lot> = retail_lots.iter().chain(&wholesale_lots).collect();
         for _ in 0..target(plan.rapid_tests) - c.rapid {
             if let Some(lot) = todays.choose(rng) {
-                rapid_test(&mut w, &day, &mut c, lot, rng)?;
+                rapid_test(w, &day, &mut c, lot, rng)?;
             }
         }
         let testable: Vec<&&Lot> = todays
@@ -173,25 +229,21 @@ pub fn run(
         for _ in 0..target(plan.samples) - c.samples {
             if let Some(lot) = testable.choose(rng) {
                 let at_supermarket = if rng.random_bool(0.15) { sold_to_supermarkets.choose(rng) } else { None };
-                sample(&mut w, &day, &mut c, lot, at_supermarket.cloned(), rng)?;
+                sample(w, &day, &mut c, lot, at_supermarket.cloned(), rng)?;
             }
         }
-        routine(&mut w, &day, rng)?;
+        routine(w, &day, rng)?;
         for _ in 0..target(plan.complaints) - c.complaints {
-            complaint(&mut w, &day, &mut c, rng)?;
+            complaint(w, &day, &mut c, rng)?;
         }
         for _ in 0..target(plan.inspections) - c.inspections {
-            inspection(&mut w, &day, &mut c, rng)?;
+            inspection(w, &day, &mut c, rng)?;
         }
         for _ in 0..target(plan.cases) - c.cases {
-            case(&mut w, &day, &mut c, rng)?;
+            case(w, &day, &mut c, rng)?;
         }
-        progress.update("trade", c.orders, plan.orders);
+        let _ = w.sink().0.send(Message::Progress(c.orders));
     }
-    w.finish()?;
-    progress.update("indexes", 0, 1);
-    w.store().restore_indexes()?;
-    progress.update("indexes", 1, 1);
     Ok(())
 }
 
@@ -282,7 +334,7 @@ fn round2(x: f64) -> f64 {
 
 #[allow(clippy::too_many_arguments)]
 fn consignment(
-    w: &mut Writer,
+    w: &mut Writer<ChannelSink>,
     day: &Day,
     c: &mut Counters,
     wholesale: &[(usize, f64)],
@@ -344,7 +396,7 @@ fn consignment(
     let price = price_per_kg(var.category(), rng) * 70.0;
     let first_hour = rng.random_range(1.0..4.0);
     let extra = rng.random_bool(0.08).then(|| (round2(qty * rng.random_range(0.1..0.5)), rng.random_range(1.0..5.0)));
-    let mut arrive = |w: &mut Writer, cert: Option<i64>, quarantine: Option<i64>, qty: f64, hour: f64| {
+    let mut arrive = |w: &mut Writer<ChannelSink>, cert: Option<i64>, quarantine: Option<i64>, qty: f64, hour: f64| {
         let code = new_lot_code(c);
         let at = day.at(hour);
         let amount = (qty * price).round() as i64;
@@ -379,7 +431,7 @@ fn consignment(
 
 #[allow(clippy::too_many_arguments)]
 fn wholesale_sales(
-    w: &mut Writer,
+    w: &mut Writer<ChannelSink>,
     day: &Day,
     c: &mut Counters,
     lot: &Lot,
@@ -464,7 +516,7 @@ fn wholesale_sales(
 }
 
 fn retail_sales(
-    w: &mut Writer,
+    w: &mut Writer<ChannelSink>,
     day: &Day,
     c: &mut Counters,
     lots: &[Lot],
@@ -510,7 +562,13 @@ fn retail_sales(
     Ok(())
 }
 
-fn rapid_test(w: &mut Writer, day: &Day, c: &mut Counters, lot: &Lot, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+fn rapid_test(
+    w: &mut Writer<ChannelSink>,
+    day: &Day,
+    c: &mut Counters,
+    lot: &Lot,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
     let world = day.world;
     let var = world.varieties[lot.variety].v;
     c.rapid += 1;
@@ -562,7 +620,7 @@ const LABS: &[&str] = &[
 ];
 
 fn sample(
-    w: &mut Writer,
+    w: &mut Writer<ChannelSink>,
     day: &Day,
     c: &mut Counters,
     lot: &Lot,
@@ -627,7 +685,7 @@ fn sample(
     Ok(())
 }
 
-fn routine(w: &mut Writer, day: &Day, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+fn routine(w: &mut Writer<ChannelSink>, day: &Day, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
     for m in &day.world.markets {
         let mut periods = vec![("daily", 12)];
         if day.date.weekday() == Weekday::Mon {
@@ -668,7 +726,7 @@ fn any_vendor(day: &Day, rng: &mut ChaCha8Rng) -> usize {
     rng.random_range(0..day.world.vendors.len())
 }
 
-fn complaint(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+fn complaint(w: &mut Writer<ChannelSink>, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
     let world = day.world;
     c.complaints += 1;
     let v = any_vendor(day, rng);
@@ -702,7 +760,12 @@ fn complaint(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) 
     Ok(())
 }
 
-fn inspection(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+fn inspection(
+    w: &mut Writer<ChannelSink>,
+    day: &Day,
+    c: &mut Counters,
+    rng: &mut ChaCha8Rng,
+) -> Result<(), StoreError> {
     let world = day.world;
     c.inspections += 1;
     let v = any_vendor(day, rng);
@@ -742,7 +805,7 @@ fn inspection(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng)
     Ok(())
 }
 
-fn case(w: &mut Writer, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
+fn case(w: &mut Writer<ChannelSink>, day: &Day, c: &mut Counters, rng: &mut ChaCha8Rng) -> Result<(), StoreError> {
     let world = day.world;
     c.cases += 1;
     let v = any_vendor(day, rng);

@@ -63,10 +63,15 @@ pub fn generate(
         return Err(SimError::NotEmpty(existing));
     }
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
-    let world = world::build(store, plan, &mut rng)?;
-    let truth = truth::Truth::draw(&world, plan, seed, &mut rng);
-    truth.write(truth_path)?;
-    flow::run(store, plan, &world, &truth, &mut rng, progress)?;
+    store.bulk_load(true)?;
+    let result = (|| {
+        let world = world::build(store, plan, &mut rng)?;
+        let truth = truth::Truth::draw(&world, plan, seed, &mut rng);
+        truth.write(truth_path)?;
+        flow::run(store, plan, &world, &truth, &mut rng, progress)
+    })();
+    store.bulk_load(false)?;
+    result?;
     store.optimize()?;
     Ok(())
 }

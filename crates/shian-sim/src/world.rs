@@ -13,7 +13,7 @@ use shian_domain::{Kind, Value, ids};
 use shian_store::{Store, StoreError};
 
 use crate::plan::Plan;
-use crate::writer::Writer;
+use crate::writer::{Sink, Writer};
 
 /// Hebei's prefecture-level cities with their 2020 census population (millions), which decides
 /// where markets and buyers are.
@@ -343,12 +343,14 @@ pub fn build(store: &mut dyn Store, plan: &Plan, rng: &mut ChaCha8Rng) -> Result
     let cities: Vec<&'static Region> =
         CITY_WEIGHTS.iter().map(|(c, _)| region::by_code(c).expect("Hebei city codes are in the table")).collect();
     let varieties = varieties(store)?;
-    let mut w = Writer::new(store);
+    let ids = crate::writer::next_ids(store)?;
+    let mut w = Writer::new(store, ids);
     let markets = markets(&mut w, plan, &cities, rng)?;
     let vendors = vendors(&mut w, plan, &markets, &varieties, rng)?;
     let origins = producers(&mut w, plan, rng)?;
     let buyers = buyers(&mut w, plan, &cities, rng)?;
-    w.finish()?;
+    let (expected, store) = w.finish()?;
+    crate::writer::check(store, &expected)?;
     let varieties = attach_origins(varieties, &origins);
     let mut world = World {
         cities,
@@ -397,7 +399,7 @@ fn attach_origins(mut varieties: Vec<VarietyW>, origins: &[OriginW]) -> Vec<Vari
 }
 
 fn markets(
-    w: &mut Writer,
+    w: &mut Writer<impl Sink>,
     plan: &Plan,
     cities: &[&'static Region],
     rng: &mut ChaCha8Rng,
@@ -458,7 +460,7 @@ fn round6(x: f64) -> f64 {
 }
 
 fn staff(
-    w: &mut Writer,
+    w: &mut Writer<impl Sink>,
     market: &str,
     market_id: i64,
     county: &Region,
@@ -506,7 +508,7 @@ fn pick_weighted<T>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> usize {
 }
 
 fn vendors(
-    w: &mut Writer,
+    w: &mut Writer<impl Sink>,
     plan: &Plan,
     markets: &[MarketW],
     varieties: &[VarietyW],
@@ -630,7 +632,7 @@ fn vendors(
     Ok(out)
 }
 
-fn producers(w: &mut Writer, plan: &Plan, rng: &mut ChaCha8Rng) -> Result<Vec<OriginW>, StoreError> {
+fn producers(w: &mut Writer<impl Sink>, plan: &Plan, rng: &mut ChaCha8Rng) -> Result<Vec<OriginW>, StoreError> {
     let mut regions: Vec<(&'static Region, f64)> = Vec::new();
     for o in ORIGINS {
         let r =
@@ -678,7 +680,7 @@ fn producers(w: &mut Writer, plan: &Plan, rng: &mut ChaCha8Rng) -> Result<Vec<Or
 }
 
 fn buyers(
-    w: &mut Writer,
+    w: &mut Writer<impl Sink>,
     plan: &Plan,
     cities: &[&'static Region],
     rng: &mut ChaCha8Rng,

@@ -125,6 +125,11 @@ pub trait Store {
     /// Records the end of an import run.
     fn finish_run(&mut self, run: RunId, status: &str, summary: RunSummary) -> Result<()>;
 
+    /// Trades durability for speed while a new database is filled (`true`), and back (`false`).
+    /// A crash while it is on may leave the database unusable: only for data that can be made
+    /// again, such as a simulated province.
+    fn bulk_load(&mut self, on: bool) -> Result<()>;
+
     /// Compacts and analyses the database after a large load.
     fn optimize(&mut self) -> Result<()>;
 }

@@ -73,6 +73,9 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "cache_size", -131_072)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Checkpoint every 64 MiB of WAL rather than 4 MiB: bulk imports rewrite the same index
+        // pages many times, and each checkpoint copies them into the database file again.
+        conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         embedded::migrations::runner().run(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
         let mut store = SqliteStore { conn };
@@ -275,6 +278,13 @@ impl Store for SqliteStore {
                 run.0
             ],
         )?;
+        Ok(())
+    }
+
+    fn bulk_load(&mut self, on: bool) -> Result<()> {
+        let (journal, sync) = if on { ("OFF", "OFF") } else { ("WAL", "NORMAL") };
+        self.conn.pragma_update(None, "journal_mode", journal)?;
+        self.conn.pragma_update(None, "synchronous", sync)?;
         Ok(())
     }
 

@@ -140,7 +140,10 @@ fn import(rows: u64, dir: &Path) -> Result<()> {
         child(&["generate", "--scale", "small", "--db", &base_url])?;
     }
     println!("bench import: outbound orders (CSV, UTF-8) into a database already holding the small province");
-    println!("{:>10} {:>14} {:>14} {:>14} {:>8} {:>12}", "rows", "sqlite3 .import", "shian import", "shian rows/s", "ratio", "peak memory");
+    println!(
+        "{:>10} {:>14} {:>14} {:>14} {:>8} {:>12}",
+        "rows", "sqlite3 .import", "shian import", "shian rows/s", "ratio", "peak memory"
+    );
     for n in [rows / 4, rows] {
         let csv = dir.join(format!("outbound-{n}.csv"));
         write_orders(&base_url, &csv, n)?;

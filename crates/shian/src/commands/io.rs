@@ -112,8 +112,8 @@ pub fn import(store: &mut dyn Store, args: &ImportArgs, lang: Lang) -> Result<Ex
     Ok(if report.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
-pub fn export(store: &dyn Store, args: &ExportArgs) -> Result<ExitCode> {
-    let kind = super::kind(&args.kind, Lang::Zh)?;
+pub fn export(store: &dyn Store, args: &ExportArgs, lang: Lang) -> Result<ExitCode> {
+    let kind = super::kind(&args.kind, lang)?;
     let format = Format::parse(&args.format).with_context(|| format!("unknown format {:?}", args.format))?;
     let headers = Lang::parse(&args.headers).with_context(|| format!("unknown header language {:?}", args.headers))?;
     let encoding = Encoding::parse(&args.encoding).with_context(|| format!("unknown encoding {:?}", args.encoding))?;

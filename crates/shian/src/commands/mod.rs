@@ -19,7 +19,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => generate::demo(&cli.db, &args, lang),
         Command::Stats { json } => stats::stats(&open(&cli.db)?, json, lang),
         Command::Import(args) => io::import(open(&cli.db)?.as_mut(), &args, lang),
-        Command::Export(args) => io::export(open(&cli.db)?.as_ref(), &args),
+        Command::Export(args) => io::export(open(&cli.db)?.as_ref(), &args, lang),
         Command::History { kind, key } => io::history(open(&cli.db)?.as_ref(), &kind, &key, lang),
         Command::Schema { markdown } => {
             print!("{}", if markdown { crate::docs::data_standard() } else { crate::docs::schema_text(lang) });
