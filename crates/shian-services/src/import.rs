@@ -189,8 +189,8 @@ pub fn import_file(
             for batch in rx.iter() {
                 for parsed in batch? {
                     job.take(parsed)?;
+                    job.flush_if_full()?;
                 }
-                job.flush_if_full()?;
                 progress.update(bytes_read.load(Ordering::Relaxed), total, job.report.rows_read);
             }
             job.flush()

@@ -264,7 +264,7 @@ fn new_lot_code(c: &mut Counters) -> String {
     format!("T{:09}", c.lots)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one step of the day's trade needs the whole day's state")]
 fn inbound_row(
     c: &mut Counters,
     world: &World,
@@ -300,6 +300,7 @@ fn inbound_row(
     ]
 }
 
+#[expect(clippy::too_many_arguments, reason = "a row has this many parts")]
 fn outbound_row(
     c: &mut Counters,
     lot: &Lot,
@@ -332,7 +333,7 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one step of the day's trade needs the whole day's state")]
 fn consignment(
     w: &mut Writer<ChannelSink>,
     day: &Day,
@@ -429,7 +430,7 @@ fn consignment(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one step of the day's trade needs the whole day's state")]
 fn wholesale_sales(
     w: &mut Writer<ChannelSink>,
     day: &Day,

@@ -79,7 +79,10 @@ fn base(item: &TestItem, variety: &str) -> f64 {
     }
 }
 
-const INCIDENTS: &[(&str, &str, &str, &str, &str, &str, f64, &str)] = &[
+/// (province prefix, county, variety prefix, item, from, to, p(fail), story)
+type Planted = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, f64, &'static str);
+
+const INCIDENTS: &[Planted] = &[
     (
         "13",
         "乐亭县",

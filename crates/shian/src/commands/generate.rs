@@ -54,7 +54,13 @@ pub fn generate(url: &str, args: &Args, lang: Lang) -> Result<ExitCode> {
     let mut store = super::open(url)?;
     let plan = Plan::for_scale(args.scale);
     let bar = PhaseBar::new();
-    shian_sim::generate(store.as_mut(), &plan, args.seed, &truth, &bar).context("generation failed")?;
+    match shian_sim::generate(store.as_mut(), &plan, args.seed, &truth, &bar) {
+        Ok(()) => {}
+        Err(shian_sim::SimError::NotEmpty(n)) if lang == Lang::Zh => {
+            bail!("数据库已有 {n} 条记录，请生成到一个新的数据库")
+        }
+        Err(e) => return Err(e).context(if lang == Lang::Zh { "生成失败" } else { "generation failed" }),
+    }
     bar.finish();
     let elapsed = started.elapsed();
     let counts = shian_services::stats::counts(store.as_ref())?;

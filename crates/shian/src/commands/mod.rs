@@ -14,10 +14,17 @@ use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let lang = cli.lang;
+    // A mistyped kind is refused before the database is opened (which would create it).
+    if let Command::Import(io::ImportArgs { kind: name, .. })
+    | Command::Export(io::ExportArgs { kind: name, .. })
+    | Command::History { kind: name, .. } = &cli.command
+    {
+        kind(name, lang)?;
+    }
     match cli.command {
         Command::Generate(args) => generate::generate(&cli.db, &args, lang),
         Command::Demo(args) => generate::demo(&cli.db, &args, lang),
-        Command::Stats { json } => stats::stats(&open(&cli.db)?, json, lang),
+        Command::Stats { json } => stats::stats(open(&cli.db)?.as_ref(), json, lang),
         Command::Import(args) => io::import(open(&cli.db)?.as_mut(), &args, lang),
         Command::Export(args) => io::export(open(&cli.db)?.as_ref(), &args, lang),
         Command::History { kind, key } => io::history(open(&cli.db)?.as_ref(), &kind, &key, lang),

@@ -7,8 +7,8 @@ use shian_domain::Lang;
 use shian_services::stats;
 use shian_store::Store;
 
-pub fn stats(store: &Box<dyn Store>, json: bool, lang: Lang) -> Result<ExitCode> {
-    let counts = stats::counts(store.as_ref())?;
+pub fn stats(store: &dyn Store, json: bool, lang: Lang) -> Result<ExitCode> {
+    let counts = stats::counts(store)?;
     let orders = stats::order_records(&counts);
     if json {
         let mut map = serde_json::Map::new();
@@ -46,7 +46,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -127,6 +127,10 @@ fn an_unknown_kind_is_refused_with_the_list_of_kinds() {
             }
         }
     }
+    let history = db.run_en(&["history", "vendorz", "V1"]);
+    history.code(1);
+    assert!(history.stderr.contains("unknown record kind \"vendorz\""), "{}", history.stderr);
+    assert!(!db.path.exists(), "a mistyped command does not create the database");
 }
 
 #[test]
