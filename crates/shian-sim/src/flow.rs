@@ -9,6 +9,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use rand::Rng;
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 use shian_domain::catalogue::{self, ItemClass};
@@ -195,10 +197,8 @@ fn trade(
         inspections: 0,
         cases: 0,
     };
-    let wholesale: Vec<(usize, f64)> =
-        world.vendors.iter().enumerate().filter(|(_, v)| v.wholesale).map(|(i, v)| (i, v.activity)).collect();
-    let retail: Vec<(usize, f64)> =
-        world.vendors.iter().enumerate().filter(|(_, v)| !v.wholesale).map(|(i, v)| (i, v.activity)).collect();
+    let wholesale = VendorPool::new(world, true);
+    let retail = VendorPool::new(world, false);
     let mut carry: Vec<Lot> = Vec::new();
     for (d, date) in days.iter().enumerate() {
         let midnight = time::from_local(date.and_hms_opt(0, 0, 0).expect("midnight")).expect("valid time");
@@ -247,16 +247,27 @@ fn trade(
     Ok(())
 }
 
-fn pick(rng: &mut ChaCha8Rng, weighted: &[(usize, f64)]) -> usize {
-    let total: f64 = weighted.iter().map(|x| x.1).sum();
-    let mut x = rng.random_range(0.0..total);
-    for &(i, wgt) in weighted {
-        if x < wgt {
-            return i;
-        }
-        x -= wgt;
+/// Vendors of one kind (wholesale or retail), drawn in proportion to their activity.
+struct VendorPool {
+    vendors: Vec<usize>,
+    weights: Option<WeightedIndex<f64>>,
+}
+
+impl VendorPool {
+    fn new(world: &World, wholesale: bool) -> VendorPool {
+        let vendors: Vec<usize> = (0..world.vendors.len()).filter(|&i| world.vendors[i].wholesale == wholesale).collect();
+        let weights = WeightedIndex::new(vendors.iter().map(|&i| world.vendors[i].activity)).ok();
+        VendorPool { vendors, weights }
     }
-    weighted[weighted.len() - 1].0
+
+    fn is_empty(&self) -> bool {
+        self.weights.is_none()
+    }
+
+    fn pick(&self, rng: &mut ChaCha8Rng) -> usize {
+        let weights = self.weights.as_ref().expect("a pool is not drawn from when empty");
+        self.vendors[weights.sample(rng)]
+    }
 }
 
 fn new_lot_code(c: &mut Counters) -> String {
@@ -338,15 +349,15 @@ fn consignment(
     w: &mut Writer<ChannelSink>,
     day: &Day,
     c: &mut Counters,
-    wholesale: &[(usize, f64)],
-    retail: &[(usize, f64)],
+    wholesale: &VendorPool,
+    retail: &VendorPool,
     wholesale_lots: &mut Vec<Lot>,
     retail_lots: &mut Vec<Lot>,
     rng: &mut ChaCha8Rng,
 ) -> Result<(), StoreError> {
     let world = day.world;
     let direct = wholesale.is_empty() || rng.random_bool(0.15);
-    let vendor = pick(rng, if direct { retail } else { wholesale });
+    let vendor = if direct { retail } else { wholesale }.pick(rng);
     let variety = *world.vendors[vendor].listings.choose(rng).expect("every vendor lists a variety");
     let var = world.varieties[variety].v;
     let origin = day.origin_for(variety, rng);
@@ -455,20 +466,18 @@ fn wholesale_sales(
         let named = rng.random_bool(0.9);
         let amount = (qty * price).round() as i64;
         let roll = rng.random_range(0..100);
-        let retail_here = world.retail_in_city.get(&(lot.variety, city)).filter(|v| !v.is_empty());
-        let retail_any = world.sellers.get(&(false, lot.variety));
-        let other_wholesale: Vec<usize> = world
-            .sellers
-            .get(&(true, lot.variety))
-            .map(|v| {
-                v.iter().copied().filter(|&x| world.vendors[x].market != world.vendors[lot.vendor].market).collect()
-            })
-            .unwrap_or_default();
         let buyer_vendor = match roll {
             0..=49 => {
-                retail_here.and_then(|v| v.choose(rng)).or_else(|| retail_any.and_then(|v| v.choose(rng))).copied()
+                let here = world.retail_in_city.get(&(lot.variety, city)).filter(|v| !v.is_empty());
+                let any = || world.sellers.get(&(false, lot.variety));
+                here.and_then(|v| v.choose(rng)).or_else(|| any().and_then(|v| v.choose(rng))).copied()
             }
-            50..=57 => other_wholesale.choose(rng).copied(),
+            // Another market's wholesaler of the same variety (a few tries: most are elsewhere).
+            50..=57 => world.sellers.get(&(true, lot.variety)).and_then(|v| {
+                (0..4)
+                    .filter_map(|_| v.choose(rng).copied())
+                    .find(|&x| world.vendors[x].market != world.vendors[lot.vendor].market)
+            }),
             _ => None,
         };
         if let Some(buyer) = buyer_vendor {

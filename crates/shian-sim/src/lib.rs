@@ -65,11 +65,13 @@ pub fn generate(
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
     store.bulk_load(true)?;
     let result = (|| {
+        progress.update("world", 0, 1);
         let world = world::build(store, plan, &mut rng)?;
         let truth = truth::Truth::draw(&world, plan, seed, &mut rng);
         truth.write(truth_path)?;
         flow::run(store, plan, &world, &truth, &mut rng, progress)
     })();
+    progress.update("finish", 0, 1);
     store.bulk_load(false)?;
     result?;
     store.optimize()?;

@@ -15,6 +15,9 @@ mod embedded {
 
 const D: Dialect = Dialect::Sqlite;
 
+/// Rows per multi-row `INSERT` on the bulk paths.
+const CHUNK: usize = 64;
+
 /// A Shian database in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
@@ -76,6 +79,8 @@ impl SqliteStore {
         // Checkpoint every 64 MiB of WAL rather than 4 MiB: bulk imports rewrite the same index
         // pages many times, and each checkpoint copies them into the database file again.
         conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
+        // Let index builds sort on two threads.
+        conn.pragma_update(None, "threads", 2)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         embedded::migrations::runner().run(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
         let mut store = SqliteStore { conn };
@@ -152,31 +157,47 @@ impl Store for SqliteStore {
         let tx = self.conn.transaction()?;
         let mut out = BatchOutcome::default();
         {
-            let mut insert = tx.prepare_cached(&sql::insert(D, def, true))?;
+            let mut many = tx.prepare_cached(&sql::insert_many(D, def, CHUNK, true))?;
+            let mut one = tx.prepare_cached(&sql::insert(D, def, true))?;
             let mut select = tx.prepare_cached(&sql::select_by_key(D, def))?;
             let mut update = tx.prepare_cached(&sql::update(D, def))?;
             let mut history = tx.prepare_cached(
                 "INSERT INTO record_history (kind, record_id, replaced_at, import_run, previous) VALUES (?, ?, ?, ?, ?)",
             )?;
-            for row in rows {
-                if insert.execute(params_from_iter(row.iter().map(Param)))? == 1 {
-                    out.inserted += 1;
+            for chunk in rows.chunks(CHUNK) {
+                // New rows, the common case, go in many to a statement. When some of a chunk's keys
+                // were already stored, each of its rows is compared with what is stored now: the
+                // ones just inserted compare equal, so they are counted as inserted, not unchanged.
+                let inserted = if chunk.len() == CHUNK {
+                    many.execute(params_from_iter(chunk.iter().flatten().map(Param)))? as u64
+                } else {
+                    let mut k = 0;
+                    for row in chunk {
+                        k += one.execute(params_from_iter(row.iter().map(Param)))? as u64;
+                    }
+                    k
+                };
+                out.inserted += inserted;
+                if inserted == chunk.len() as u64 {
                     continue;
                 }
-                let key = keys.iter().map(|&i| Param(&row[i]));
-                let (id, old): (i64, Row) = select.query_row(params_from_iter(key), |r| {
-                    Ok((r.get(0)?, (1..=n).map(|i| r.get_ref(i).map(from_sql)).collect::<rusqlite::Result<_>>()?))
-                })?;
-                if &old == row {
-                    out.unchanged += 1;
-                    continue;
+                let mut equal = 0;
+                for row in chunk {
+                    let key = keys.iter().map(|&i| Param(&row[i]));
+                    let (id, old): (i64, Row) = select.query_row(params_from_iter(key), |r| {
+                        Ok((r.get(0)?, (1..=n).map(|i| r.get_ref(i).map(from_sql)).collect::<rusqlite::Result<_>>()?))
+                    })?;
+                    if &old == row {
+                        equal += 1;
+                        continue;
+                    }
+                    let previous = to_json(def, &old).to_string();
+                    history.execute(params![def.name, id, now(), run.map(|r| r.0), previous])?;
+                    let id_value = Value::Int(id);
+                    update.execute(params_from_iter(row.iter().map(Param).chain(std::iter::once(Param(&id_value)))))?;
+                    out.updated += 1;
                 }
-                let previous = to_json(def, &old).to_string();
-                history.execute(params![def.name, id, now(), run.map(|r| r.0), previous])?;
-                let id_value = Value::Int(id);
-                let values = row.iter().map(Param).chain(std::iter::once(Param(&id_value)));
-                update.execute(params_from_iter(values))?;
-                out.updated += 1;
+                out.unchanged += equal - inserted;
             }
         }
         tx.commit()?;
@@ -184,12 +205,23 @@ impl Store for SqliteStore {
     }
 
     fn insert_new(&mut self, kind: Kind, rows: &mut dyn Iterator<Item = Row>) -> Result<u64> {
+        let def = kind.def();
         let tx = self.conn.transaction()?;
         let mut n = 0;
         {
-            let mut insert = tx.prepare_cached(&sql::insert(D, kind.def(), false))?;
+            let mut many = tx.prepare_cached(&sql::insert_many(D, def, CHUNK, false))?;
+            let mut one = tx.prepare_cached(&sql::insert(D, def, false))?;
+            let mut chunk: Vec<Row> = Vec::with_capacity(CHUNK);
             for row in rows {
-                insert.execute(params_from_iter(row.iter().map(Param)))?;
+                chunk.push(row);
+                if chunk.len() == CHUNK {
+                    many.execute(params_from_iter(chunk.iter().flatten().map(Param)))?;
+                    n += CHUNK as u64;
+                    chunk.clear();
+                }
+            }
+            for row in &chunk {
+                one.execute(params_from_iter(row.iter().map(Param)))?;
                 n += 1;
             }
         }

@@ -42,6 +42,9 @@ impl shian_services::import::Progress for ImportBar {
 pub struct PhaseBar {
     bar: ProgressBar,
     phase: RefCell<String>,
+    started: RefCell<std::time::Instant>,
+    /// Time each phase took, in order.
+    pub timings: RefCell<Vec<(String, f64)>>,
 }
 
 impl PhaseBar {
@@ -53,11 +56,26 @@ impl PhaseBar {
             )
             .expect("valid template"),
         );
-        PhaseBar { bar, phase: RefCell::new(String::new()) }
+        PhaseBar {
+            bar,
+            phase: RefCell::new(String::new()),
+            started: RefCell::new(std::time::Instant::now()),
+            timings: RefCell::new(Vec::new()),
+        }
     }
 
     pub fn finish(&self) {
+        self.close_phase();
         self.bar.finish_and_clear();
+    }
+
+    fn close_phase(&self) {
+        let phase = self.phase.borrow().clone();
+        if !phase.is_empty() {
+            let secs = self.started.borrow().elapsed().as_secs_f64();
+            self.timings.borrow_mut().push((phase, secs));
+        }
+        *self.started.borrow_mut() = std::time::Instant::now();
     }
 }
 
@@ -70,6 +88,7 @@ impl Default for PhaseBar {
 impl shian_sim::Progress for PhaseBar {
     fn update(&self, phase: &str, done: u64, total: u64) {
         if *self.phase.borrow() != phase {
+            self.close_phase();
             *self.phase.borrow_mut() = phase.to_string();
             self.bar.set_prefix(phase.to_string());
             self.bar.reset();

@@ -63,6 +63,8 @@ pub fn generate(url: &str, args: &Args, lang: Lang) -> Result<ExitCode> {
     }
     bar.finish();
     let elapsed = started.elapsed();
+    let phases: Vec<String> = bar.timings.borrow().iter().map(|(p, s)| format!("{p} {s:.1}s")).collect();
+    eprintln!("{}", phases.join(", "));
     let counts = shian_services::stats::counts(store.as_ref())?;
     drop(store);
     print!("{}", table(&counts, shian_services::stats::order_records(&counts), lang));
