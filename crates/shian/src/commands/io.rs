@@ -83,30 +83,17 @@ pub fn import(store: &mut dyn Store, args: &ImportArgs, lang: Lang) -> Result<Ex
     }
     let o = report.outcome;
     let peak = peak_rss().map(mib).unwrap_or_default();
+    let (file, encoding, read, rejected) = (&report.file, report.encoding, report.rows_read, report.rejected);
+    let (inserted, updated, unchanged) = (o.inserted, o.updated, o.unchanged);
+    let rate = read as f64 / secs.max(1e-9);
     match lang {
         Lang::Zh => println!(
-            "{}（{}）：读取 {} 行，新增 {}，更新 {}，未变 {}，拒绝 {}；用时 {:.2} 秒（{:.0} 行/秒），峰值内存 {peak}",
-            report.file,
-            report.encoding,
-            report.rows_read,
-            o.inserted,
-            o.updated,
-            o.unchanged,
-            report.rejected,
-            secs,
-            report.rows_read as f64 / secs.max(1e-9)
+            "{file}（{encoding}）：读取 {read} 行，新增 {inserted}，更新 {updated}，未变 {unchanged}，拒绝 {rejected}；\
+             用时 {secs:.2} 秒（{rate:.0} 行/秒），峰值内存 {peak}"
         ),
         Lang::En => println!(
-            "{} ({}): read {} rows, {} inserted, {} updated, {} unchanged, {} rejected; {:.2} s ({:.0} rows/s), peak memory {peak}",
-            report.file,
-            report.encoding,
-            report.rows_read,
-            o.inserted,
-            o.updated,
-            o.unchanged,
-            report.rejected,
-            secs,
-            report.rows_read as f64 / secs.max(1e-9)
+            "{file} ({encoding}): read {read} rows, {inserted} inserted, {updated} updated, {unchanged} unchanged, \
+             {rejected} rejected; {secs:.2} s ({rate:.0} rows/s), peak memory {peak}"
         ),
     }
     Ok(if report.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
