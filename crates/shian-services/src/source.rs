@@ -511,6 +511,38 @@ fn chrono_midnight() -> chrono::NaiveTime {
     chrono::NaiveTime::MIN
 }
 
+/// Streams the rows of one sheet, cells grouped by row, to `on_row(row index, cells)` until it
+/// returns `false`. Returns whether the whole sheet was read.
+fn read_sheet<R: Read + io::Seek>(
+    book: &mut calamine::Xlsx<R>,
+    sheet: &str,
+    on_row: &mut dyn FnMut(u32, Vec<String>) -> bool,
+) -> Result<bool, String> {
+    let mut cells = book.worksheet_cells_reader(sheet).map_err(|e| e.to_string())?;
+    let mut current: Option<(u32, Vec<String>)> = None;
+    while let Some(cell) = cells.next_cell().map_err(|e| e.to_string())? {
+        let (r, c) = cell.get_position();
+        if current.as_ref().is_some_and(|(row, _)| *row != r) {
+            let (row, done) = current.take().expect("checked");
+            if !on_row(row, done) {
+                return Ok(false);
+            }
+        }
+        let (_, row) = current.get_or_insert_with(|| (r, Vec::new()));
+        if c as usize >= 4096 {
+            return Err("more than 4096 columns".into());
+        }
+        if row.len() <= c as usize {
+            row.resize(c as usize + 1, String::new());
+        }
+        row[c as usize] = xlsx_cell(cell.get_value());
+    }
+    Ok(current.is_none_or(|(row, done)| on_row(row, done)))
+}
+
+/// Reads the first sheet and every further sheet whose header row is the same (an export of more
+/// than 1,048,575 rows continues on such sheets); other sheets, e.g. notes, are not read. Line
+/// numbers are the row numbers of the sheet a record is on.
 fn read_xlsx(name: String, path: &Path, progress: Arc<AtomicU64>, tx: SyncSender<Message>) {
     use calamine::{Reader, Xlsx, open_workbook};
     let fail = |tx: &SyncSender<Message>, e: String| {
@@ -525,57 +557,51 @@ fn read_xlsx(name: String, path: &Path, progress: Arc<AtomicU64>, tx: SyncSender
         Ok(b) => b,
         Err(e) => return fail(&tx, e.to_string()),
     };
-    let Some(sheet) = book.sheet_names().first().cloned() else { return fail(&tx, "no sheet".into()) };
-    let mut cells = match book.worksheet_cells_reader(&sheet) {
-        Ok(c) => c,
-        Err(e) => return fail(&tx, e.to_string()),
-    };
-    let mut headers: Option<usize> = None;
-    let mut current: Option<(u32, Vec<String>)> = None;
-    let mut batch = Vec::with_capacity(BATCH);
-    let finish_row = |row: u32, cells: Vec<String>, headers: &mut Option<usize>, batch: &mut Vec<RawRecord>| -> bool {
-        if cells.iter().all(|c| c.trim().is_empty()) {
-            return true;
-        }
-        let Some(width) = *headers else {
-            let h: Vec<String> = cells.iter().map(|c| c.trim().to_string()).collect();
-            *headers = Some(h.len());
-            return tx.send(Message::Headers(h, "XLSX")).is_ok();
-        };
-        let mut cells = cells;
-        let problem = (cells.len() > width && cells[width..].iter().any(|c| !c.is_empty()))
-            .then(|| Msg::new("表头以外的列有数据", "cells beyond the header's columns"));
-        cells.resize(width, String::new());
-        batch.push(RawRecord { line: row as u64 + 1, cells, problem });
-        progress.fetch_add(1, Ordering::Relaxed);
-        batch.len() < BATCH || tx.send(Message::Rows(std::mem::take(batch))).is_ok()
-    };
-    loop {
-        let cell = match cells.next_cell() {
-            Ok(Some(c)) => c,
-            Ok(None) => break,
-            Err(e) => return fail(&tx, e.to_string()),
-        };
-        let (r, c) = cell.get_position();
-        if current.as_ref().is_some_and(|(row, _)| *row != r) {
-            let (row, done) = current.take().expect("checked");
-            if !finish_row(row, done, &mut headers, &mut batch) {
-                return;
-            }
-        }
-        let (_, row) = current.get_or_insert_with(|| (r, Vec::new()));
-        if row.len() <= c as usize {
-            if c as usize > 4096 {
-                return fail(&tx, "more than 4096 columns".into());
-            }
-            row.resize(c as usize + 1, String::new());
-        }
-        row[c as usize] = xlsx_cell(cell.get_value());
+    let sheets = book.sheet_names().to_vec();
+    if sheets.is_empty() {
+        return fail(&tx, "no sheet".into());
     }
-    if let Some((row, done)) = current.take()
-        && !finish_row(row, done, &mut headers, &mut batch)
-    {
-        return;
+    let mut headers: Option<Vec<String>> = None;
+    let mut batch = Vec::with_capacity(BATCH);
+    for (i, sheet) in sheets.iter().enumerate() {
+        // On a continuation sheet the header row is checked, not read as data.
+        let mut header_checked = i == 0;
+        let mut stopped = false;
+        let mut on_row = |row: u32, cells: Vec<String>| -> bool {
+            if cells.iter().all(|c| c.trim().is_empty()) {
+                return true;
+            }
+            let trimmed = || cells.iter().map(|c| c.trim().to_string()).collect::<Vec<_>>();
+            let Some(h) = headers.as_ref() else {
+                let h = trimmed();
+                headers = Some(h.clone());
+                return tx.send(Message::Headers(h, "XLSX")).is_ok();
+            };
+            if !header_checked {
+                header_checked = true;
+                let named = |v: &[String]| v.iter().rposition(|c| !c.is_empty()).map_or(0, |p| p + 1);
+                let t = trimmed();
+                return t[..named(&t)] == h[..named(h)]; // a sheet with other headers is not data
+            }
+            let width = h.len();
+            let mut cells = cells;
+            let problem = (cells.len() > width && cells[width..].iter().any(|c| !c.is_empty()))
+                .then(|| Msg::new("表头以外的列有数据", "cells beyond the header's columns"));
+            cells.resize(width, String::new());
+            batch.push(RawRecord { line: row as u64 + 1, cells, problem });
+            progress.fetch_add(1, Ordering::Relaxed);
+            if batch.len() == BATCH && tx.send(Message::Rows(std::mem::take(&mut batch))).is_err() {
+                stopped = true;
+                return false;
+            }
+            true
+        };
+        if let Err(e) = read_sheet(&mut book, sheet, &mut on_row) {
+            return fail(&tx, e);
+        }
+        if stopped {
+            return;
+        }
     }
     if headers.is_some() && !batch.is_empty() {
         let _ = tx.send(Message::Rows(batch));

@@ -69,7 +69,8 @@ a test keeps this file identical to that output.
 ## Files
 
 - **Formats:** CSV (UTF-8, with or without BOM, or GB18030 as saved by Chinese Excel — detected
-  automatically, or set with `--encoding`), XLSX (first sheet), JSON lines (one object per line,
+  automatically, or set with `--encoding`), XLSX (the first sheet, and further sheets that repeat
+  its header row, as exports of over 1,048,575 rows do), JSON lines (one object per line,
   keys are the column names).
 - **Headers:** the first row names the columns, in Chinese or in English (either is accepted,
   column order is free). Unknown columns are ignored with a note; a missing required column

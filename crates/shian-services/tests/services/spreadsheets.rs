@@ -73,3 +73,28 @@ fn numbers_in_a_workbook_are_read_as_the_codes_and_values_they_show() {
     assert_eq!(value(&store, Kind::Market, "1001", "lat"), Value::Real(38.0312));
     assert_eq!(store.count(Kind::Market).unwrap(), 1);
 }
+
+#[test]
+fn continuation_sheets_with_the_same_header_are_read_and_other_sheets_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with_markets(dir.path());
+    let path = dir.path().join("vendors.xlsx");
+    let header = ["销售者编码", "市场编码", "销售者名称", "主体类型"];
+    let mut book = Workbook::new();
+    let first = book.add_worksheet().set_name("入场销售者").unwrap();
+    first.write_row(0, 0, header).unwrap();
+    first.write_row(1, 0, ["V1", "M1", "张三蔬菜", "自然人"]).unwrap();
+    // What `shian export --format xlsx` writes past 1,048,575 rows: the same header, more data.
+    let second = book.add_worksheet().set_name("入场销售者2").unwrap();
+    second.write_row(0, 0, header).unwrap();
+    second.write_row(1, 0, ["V2", "M2", "李四水果", "自然人"]).unwrap();
+    let notes = book.add_worksheet().set_name("说明").unwrap();
+    notes.write_row(0, 0, ["说明", "", "", ""]).unwrap();
+    notes.write_row(1, 0, ["V3", "M1", "不是数据", "自然人"]).unwrap();
+    book.save(&path).unwrap();
+
+    let report = import(&mut store, Kind::Vendor, &path).unwrap();
+
+    assert_eq!((report.rows_read, report.rejected), (2, 0));
+    assert_eq!(keys(&store, Kind::Vendor), ["V1", "V2"]);
+}
