@@ -255,7 +255,8 @@ struct VendorPool {
 
 impl VendorPool {
     fn new(world: &World, wholesale: bool) -> VendorPool {
-        let vendors: Vec<usize> = (0..world.vendors.len()).filter(|&i| world.vendors[i].wholesale == wholesale).collect();
+        let vendors: Vec<usize> =
+            (0..world.vendors.len()).filter(|&i| world.vendors[i].wholesale == wholesale).collect();
         let weights = WeightedIndex::new(vendors.iter().map(|&i| world.vendors[i].activity)).ok();
         VendorPool { vendors, weights }
     }
