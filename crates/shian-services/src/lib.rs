@@ -4,7 +4,8 @@
 //! - [`import`]: validating rows against the record kinds and writing them idempotently, with every
 //!   rejected row reported;
 //! - [`export`]: writing any kind back out in the same formats, so export → import round-trips;
-//! - [`stats`]: counting what a database holds.
+//! - [`stats`]: counting what a database holds;
+//! - [`trace`]: backward and forward traces over lots, with inferred links marked.
 //!
 //! Error policy: each module has its own `thiserror` enum; problems with one row are not errors but
 //! [`import::RowError`]s, reported and skipped while the good rows go on.
@@ -13,6 +14,7 @@ pub mod export;
 pub mod import;
 pub mod source;
 pub mod stats;
+pub mod trace;
 
 /// File formats for import and export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use shian_domain::{Kind, Value, catalogue, region};
 
-use crate::{BatchOutcome, Row, RunSummary, Store, row};
+use crate::{BatchOutcome, Movement, Row, RunSummary, Store, TestedLot, row};
 
 /// A factory of fresh, empty, migrated stores.
 pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Store>;
@@ -18,6 +18,7 @@ pub fn run_all(make: Factory<'_>) {
     insert_new_refuses_duplicates(make().as_mut());
     suspended_indexes_come_back(make().as_mut());
     import_runs_are_recorded(make().as_mut());
+    trace_queries_follow_lots(make().as_mut());
 }
 
 fn text(s: &str) -> Value {
@@ -148,4 +149,160 @@ fn import_runs_are_recorded(s: &mut dyn Store) {
     s.write_batch(Kind::Market, &[market("M1", "b")], Some(run)).unwrap();
     let id = s.find(Kind::Market, &[text("M1")]).unwrap().unwrap();
     assert_eq!(s.history(Kind::Market, id).unwrap()[0].import_run, Some(run.0));
+}
+
+/// Writes one row of a kind and returns its id.
+fn put(s: &mut dyn Store, kind: Kind, values: &[(&str, Value)]) -> i64 {
+    let r = row(kind, values);
+    s.write_batch(kind, std::slice::from_ref(&r), None).unwrap();
+    let key: Vec<Value> = kind.def().key_positions().iter().map(|&i| r[i].clone()).collect();
+    s.find(kind, &key).unwrap().expect("just written")
+}
+
+fn receipt(
+    vendor: i64,
+    variety: i64,
+    ext: &str,
+    lot: &str,
+    at: i64,
+    supplier: (&str, Option<i64>, Option<&str>),
+) -> Row {
+    let opt = |v: Option<i64>| v.map(Value::Int).unwrap_or(Value::Null);
+    row(
+        Kind::Inbound,
+        &[
+            ("source", text("SYS")),
+            ("ext_id", text(ext)),
+            ("vendor", Value::Int(vendor)),
+            ("variety", Value::Int(variety)),
+            ("lot_code", text(lot)),
+            ("quantity", Value::Real(100.0)),
+            ("unit", text("kg")),
+            ("received_at", Value::Int(at)),
+            ("supplier_kind", text(supplier.0)),
+            ("supplier", opt(supplier.1)),
+            ("supplier_lot", supplier.2.map(text).unwrap_or(Value::Null)),
+        ],
+    )
+}
+
+fn sale(vendor: i64, variety: i64, ext: &str, lot: Option<&str>, at: i64, buyer: (&str, i64)) -> Row {
+    row(
+        Kind::Outbound,
+        &[
+            ("source", text("SYS")),
+            ("ext_id", text(ext)),
+            ("vendor", Value::Int(vendor)),
+            ("variety", Value::Int(variety)),
+            ("lot_code", lot.map(text).unwrap_or(Value::Null)),
+            ("quantity", Value::Real(40.0)),
+            ("unit", text("kg")),
+            ("sold_at", Value::Int(at)),
+            ("buyer_kind", text(buyer.0)),
+            ("buyer", Value::Int(buyer.1)),
+        ],
+    )
+}
+
+fn ext_ids(ms: &[Movement]) -> Vec<&str> {
+    ms.iter().map(|m| m.ext_id.as_str()).collect()
+}
+
+/// The typed queries of a trace: lots, their sales and receipts, downstream lots, inference
+/// candidates, certificates, parties, tests and samples.
+fn trace_queries_follow_lots(s: &mut dyn Store) {
+    s.write_batch(Kind::Market, &[market("M1", "批发市场")], None).unwrap();
+    let (v1, v2) = (vendor(s, "V1", "M1"), vendor(s, "V2", "M1"));
+    s.write_batch(Kind::Vendor, &[v1, v2], None).unwrap();
+    let ids = s.resolve(Kind::Vendor, &["V1", "V2"]).unwrap();
+    let id = |code: &str| ids.iter().find(|(c, _)| c == code).unwrap().1;
+    let (v1, v2) = (id("V1"), id("V2"));
+    let celery = s.resolve(Kind::Variety, &["010101"]).unwrap()[0].1;
+    let producer = put(
+        s,
+        Kind::Producer,
+        &[
+            ("code", text("P1")),
+            ("name", text("合作社")),
+            ("producer_kind", text("cooperative")),
+            ("region", text("130102")),
+        ],
+    );
+    let cert = put(
+        s,
+        Kind::OriginCertificate,
+        &[
+            ("cert_no", text("C1")),
+            ("producer", Value::Int(producer)),
+            ("variety", Value::Int(celery)),
+            ("quantity", Value::Real(100.0)),
+            ("unit", text("kg")),
+            ("origin", text("130102")),
+            ("issued_on", text("2026-01-01")),
+            ("basis", text("self_test")),
+        ],
+    );
+    let school = put(
+        s,
+        Kind::Buyer,
+        &[
+            ("code", text("B1")),
+            ("buyer_kind", text("canteen")),
+            ("canteen_kind", text("school")),
+            ("name", text("一中食堂")),
+            ("region", text("130102")),
+        ],
+    );
+    let t = 1_770_000_000;
+    let mut first = receipt(v1, celery, "IN1", "L1", t, ("producer", Some(producer), None));
+    first[Kind::Inbound.def().field("certificate").unwrap().0] = Value::Int(cert);
+    let receipts = vec![
+        first,
+        receipt(v2, celery, "IN2", "L2", t + 3600, ("vendor", Some(v1), Some("L1"))),
+        receipt(v2, celery, "IN3", "L3", t + 7200, ("vendor", Some(v1), None)),
+    ];
+    s.write_batch(Kind::Inbound, &receipts, None).unwrap();
+    let sales = vec![
+        sale(v1, celery, "OUT1", Some("L1"), t + 1800, ("vendor", v2)),
+        sale(v1, celery, "OUT2", None, t + 5400, ("canteen", school)),
+    ];
+    s.write_batch(Kind::Outbound, &sales, None).unwrap();
+
+    assert_eq!(s.lot_holders("L1").unwrap(), vec![v1]);
+    assert_eq!(ext_ids(&s.receipts_of_lot(v1, "L1").unwrap()), ["IN1"]);
+    assert!(s.receipts_of_lot(v2, "L1").unwrap().is_empty(), "a lot is a vendor's");
+    let sold = s.sales_of_lot(v1, "L1").unwrap();
+    assert_eq!((ext_ids(&sold), sold[0].party_kind.as_str(), sold[0].party_id), (vec!["OUT1"], "vendor", Some(v2)));
+    assert_eq!(ext_ids(&s.receipts_between(v2, celery, t, t + 7200).unwrap()), ["IN2", "IN3"]);
+    assert_eq!(ext_ids(&s.receipts_between(v2, celery, t, t + 3600).unwrap()), ["IN2"]);
+    assert_eq!(ext_ids(&s.unlotted_sales(v1, celery, t, t + 86_400).unwrap()), ["OUT2"]);
+    assert_eq!(ext_ids(&s.receipts_from_lot(v1, "L1").unwrap()), ["IN2"]);
+    assert_eq!(ext_ids(&s.unlotted_receipts_from(v1, celery, t, t + 86_400).unwrap()), ["IN3"]);
+    let with_cert = s.receipts_with_certificate(cert).unwrap();
+    assert_eq!((ext_ids(&with_cert), with_cert[0].certificate_id), (vec!["IN1"], Some(cert)));
+    let out1 = s.find(Kind::Outbound, &[text("SYS"), text("OUT1")]).unwrap().unwrap();
+    assert_eq!(s.movement(Kind::Outbound, out1).unwrap().unwrap().lot_code.as_deref(), Some("L1"));
+    assert!(s.movement(Kind::Inbound, 999_999).unwrap().is_none());
+    let canteen = s.party(Kind::Buyer, school).unwrap().unwrap();
+    assert_eq!((canteen.code.as_str(), canteen.canteen_kind.as_deref()), ("B1", Some("school")));
+    assert_eq!(s.party(Kind::Vendor, v1).unwrap().unwrap().detail.as_deref(), Some("批发市场"));
+    assert_eq!(s.certificate(cert).unwrap().unwrap().producer_id, producer);
+
+    put(
+        s,
+        Kind::Sample,
+        &[
+            ("sample_no", text("S1")),
+            ("subject_kind", text("vendor")),
+            ("subject", Value::Int(v2)),
+            ("variety", Value::Int(celery)),
+            ("lot_code", text("L2")),
+            ("sampled_on", text("2026-01-02")),
+        ],
+    );
+    assert_eq!(
+        s.tested_lot(Kind::Sample, "S1").unwrap(),
+        Some(TestedLot { vendor_id: Some(v2), lot_code: Some("L2".into()) })
+    );
+    assert_eq!(s.tested_lot(Kind::RapidTest, "none").unwrap(), None);
 }

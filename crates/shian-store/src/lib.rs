@@ -83,6 +83,59 @@ pub fn row(kind: Kind, values: &[(&str, Value)]) -> Row {
     row
 }
 
+/// An order record as a trace sees it: a receipt (inbound, 进货) or a sale (outbound, 销货), with
+/// references as ids. `party_*` is the supplier of a receipt or the buyer of a sale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Movement {
+    pub id: i64,
+    pub source: String,
+    pub ext_id: String,
+    pub vendor_id: i64,
+    pub variety_id: i64,
+    pub lot_code: Option<String>,
+    pub quantity: f64,
+    pub unit: String,
+    /// When received or sold (Unix seconds).
+    pub at: i64,
+    /// `supplier_kind` of a receipt, `buyer_kind` of a sale.
+    pub party_kind: String,
+    pub party_id: Option<i64>,
+    pub party_name: Option<String>,
+    /// The upstream lot code a receipt arrived with; always `None` for a sale.
+    pub supplier_lot: Option<String>,
+    /// The origin certificate of a receipt; always `None` for a sale.
+    pub certificate_id: Option<i64>,
+}
+
+/// The code and name of a vendor, producer or buyer, for showing it in a trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub code: String,
+    pub name: String,
+    /// The vendor's market name; the producer's region code; the buyer's kind (`canteen`, …).
+    pub detail: Option<String>,
+    /// The buyer's canteen kind (`school`, `kindergarten`, …).
+    pub canteen_kind: Option<String>,
+}
+
+/// An origin certificate (承诺达标合格证) as a trace shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Certificate {
+    pub cert_no: String,
+    pub producer_id: i64,
+    pub issued_on: String,
+    pub quantity: f64,
+    pub unit: String,
+}
+
+/// The lot a rapid test or a sample was taken from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestedLot {
+    /// The vendor tested or sampled (`None` for a sample taken at a buyer or producer).
+    pub vendor_id: Option<i64>,
+    pub lot_code: Option<String>,
+}
+
 /// The storage contract. Rows are in the field order of the kind's definition.
 pub trait Store {
     /// Name of the backend (`sqlite`).
@@ -132,6 +185,44 @@ pub trait Store {
 
     /// Compacts and analyses the database after a large load.
     fn optimize(&mut self) -> Result<()>;
+
+    /// Vendors holding a lot code: those with a receipt or a sale naming it.
+    fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>>;
+
+    /// A vendor's receipts of a lot, oldest first.
+    fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>>;
+
+    /// A vendor's sales naming a lot, oldest first.
+    fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>>;
+
+    /// A vendor's receipts of a variety received in `[from, to]`, oldest first (inference candidates).
+    fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+
+    /// A vendor's sales of a variety in `[from, to]` that name no lot, oldest first.
+    fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+
+    /// Receipts (at any vendor) that arrived from vendor `supplier` with its lot `supplier_lot`.
+    fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>>;
+
+    /// Receipts (at any vendor) from vendor `supplier` of a variety in `[from, to]` naming no
+    /// supplier lot, oldest first.
+    fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+
+    /// Receipts carrying an origin certificate.
+    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>>;
+
+    /// One receipt (`Kind::Inbound`) or sale (`Kind::Outbound`) by id.
+    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>>;
+
+    /// The code and name of a vendor, producer or buyer by id.
+    fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>>;
+
+    /// An origin certificate by id.
+    fn certificate(&self, id: i64) -> Result<Option<Certificate>>;
+
+    /// The lot of a rapid test (`Kind::RapidTest`, by test_no) or a sample (`Kind::Sample`, by
+    /// sample_no).
+    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>>;
 }
 
 /// Opens the store named by a database URL, creating and migrating it if needed.

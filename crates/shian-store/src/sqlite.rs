@@ -7,7 +7,10 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use shian_domain::{Kind, Value, catalogue, region};
 
 use crate::sql::{self, Dialect};
-use crate::{BatchOutcome, HistoryEntry, Result, Row, RunId, RunSummary, Store, StoreError};
+use crate::{
+    BatchOutcome, Certificate, HistoryEntry, Movement, Party, Result, Row, RunId, RunSummary, Store, StoreError,
+    TestedLot,
+};
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
@@ -65,6 +68,42 @@ fn to_json(def: &shian_domain::KindDef, row: &[Value]) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Object(map)
+}
+
+/// Columns of a receipt read as a [`Movement`].
+const RECEIPT: &str = "SELECT id, source, ext_id, vendor_id, variety_id, lot_code, quantity, unit, received_at,
+    supplier_kind, supplier_id, supplier_name, supplier_lot, certificate_id FROM inbound";
+
+/// Columns of a sale read as a [`Movement`].
+const SALE: &str = "SELECT id, source, ext_id, vendor_id, variety_id, lot_code, quantity, unit, sold_at,
+    buyer_kind, buyer_id, buyer_name, NULL, NULL FROM outbound";
+
+fn movement(r: &rusqlite::Row<'_>) -> rusqlite::Result<Movement> {
+    Ok(Movement {
+        id: r.get(0)?,
+        source: r.get(1)?,
+        ext_id: r.get(2)?,
+        vendor_id: r.get(3)?,
+        variety_id: r.get(4)?,
+        lot_code: r.get(5)?,
+        quantity: r.get(6)?,
+        unit: r.get(7)?,
+        at: r.get(8)?,
+        party_kind: r.get(9)?,
+        party_id: r.get(10)?,
+        party_name: r.get(11)?,
+        supplier_lot: r.get(12)?,
+        certificate_id: r.get(13)?,
+    })
+}
+
+impl SqliteStore {
+    /// Movements selected by `select` (one of [`RECEIPT`], [`SALE`]) and a condition.
+    fn movements(&self, select: &str, condition: &str, params: impl rusqlite::Params) -> Result<Vec<Movement>> {
+        let mut stmt = self.conn.prepare_cached(&format!("{select} WHERE {condition}"))?;
+        let rows = stmt.query_map(params, movement)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 impl SqliteStore {
@@ -323,6 +362,104 @@ impl Store for SqliteStore {
     fn optimize(&mut self) -> Result<()> {
         self.conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
+    }
+
+    fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT vendor_id FROM inbound WHERE lot_code = ?1 UNION SELECT vendor_id FROM outbound WHERE lot_code = ?1
+             ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([lot_code], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
+        self.movements(RECEIPT, "lot_code = ? AND vendor_id = ? ORDER BY received_at, id", params![lot_code, vendor])
+    }
+
+    fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
+        self.movements(SALE, "lot_code = ? AND vendor_id = ? ORDER BY sold_at, id", params![lot_code, vendor])
+    }
+
+    fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let cond = "vendor_id = ? AND variety_id = ? AND received_at BETWEEN ? AND ? ORDER BY received_at, id";
+        self.movements(RECEIPT, cond, params![vendor, variety, from, to])
+    }
+
+    fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let cond =
+            "vendor_id = ? AND variety_id = ? AND sold_at BETWEEN ? AND ? AND lot_code IS NULL ORDER BY sold_at, id";
+        self.movements(SALE, cond, params![vendor, variety, from, to])
+    }
+
+    fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
+        let cond = "supplier_lot = ? AND supplier_id = ? AND supplier_kind = 'vendor' ORDER BY received_at, id";
+        self.movements(RECEIPT, cond, params![supplier_lot, supplier])
+    }
+
+    fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let cond = "supplier_id = ? AND variety_id = ? AND received_at BETWEEN ? AND ? AND supplier_kind = 'vendor'
+                    AND supplier_lot IS NULL ORDER BY received_at, id";
+        self.movements(RECEIPT, cond, params![supplier, variety, from, to])
+    }
+
+    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>> {
+        self.movements(RECEIPT, "certificate_id = ? ORDER BY received_at, id", [certificate])
+    }
+
+    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
+        let select = match kind {
+            Kind::Inbound => RECEIPT,
+            Kind::Outbound => SALE,
+            _ => return Err(StoreError::Invalid(format!("{} is not an order record", kind.name()))),
+        };
+        Ok(self.movements(select, "id = ?", [id])?.pop())
+    }
+
+    fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>> {
+        let sql = match kind {
+            Kind::Vendor => {
+                "SELECT v.code, v.name, m.name, NULL FROM vendors v LEFT JOIN markets m ON m.id = v.market_id
+                 WHERE v.id = ?"
+            }
+            Kind::Producer => "SELECT code, name, region, NULL FROM producers WHERE id = ?",
+            Kind::Buyer => "SELECT code, name, buyer_kind, canteen_kind FROM buyers WHERE id = ?",
+            _ => return Err(StoreError::Invalid(format!("{} is not a trading party", kind.name()))),
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let party = stmt.query_row([id], |r| {
+            Ok(Party { code: r.get(0)?, name: r.get(1)?, detail: r.get(2)?, canteen_kind: r.get(3)? })
+        });
+        Ok(party.optional()?)
+    }
+
+    fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT cert_no, producer_id, issued_on, quantity, unit FROM origin_certificates WHERE id = ?",
+        )?;
+        let cert = stmt.query_row([id], |r| {
+            Ok(Certificate {
+                cert_no: r.get(0)?,
+                producer_id: r.get(1)?,
+                issued_on: r.get(2)?,
+                quantity: r.get(3)?,
+                unit: r.get(4)?,
+            })
+        });
+        Ok(cert.optional()?)
+    }
+
+    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
+        let sql = match kind {
+            Kind::RapidTest => "SELECT vendor_id, lot_code FROM rapid_tests WHERE test_no = ?",
+            Kind::Sample => {
+                "SELECT CASE WHEN subject_kind = 'vendor' THEN subject_id END, lot_code FROM samples WHERE sample_no = ?"
+            }
+            _ => return Err(StoreError::Invalid(format!("{} is not a test or a sample", kind.name()))),
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let lot = stmt.query_row([key], |r| Ok(TestedLot { vendor_id: r.get(0)?, lot_code: r.get(1)? }));
+        Ok(lot.optional()?)
     }
 }
 

@@ -1,4 +1,5 @@
-//! The command line: `shian generate | stats | import | export | history | schema | examples | demo | bench`.
+//! The command line: `shian generate | stats | import | export | history | trace | schema | examples | demo |
+//! bench`.
 //!
 //! Exit codes: 0 success; 1 failure; 3 an import finished but rejected some rows.
 
@@ -52,6 +53,9 @@ pub enum Command {
         /// Natural key; for a composite key, the parts separated by commas (e.g. SIM,OUT000000001).
         key: String,
     },
+    /// Trace a lot back to its origin or forward to its recipients (追溯).
+    #[command(subcommand)]
+    Trace(commands::trace::TraceCommand),
     /// Print the data standard: kinds, columns, types (数据标准).
     Schema {
         /// Write Markdown (as in docs/data-standard.md).

@@ -11,3 +11,4 @@ mod round_trip;
 mod self_reference;
 mod spreadsheets;
 mod support;
+mod trace;

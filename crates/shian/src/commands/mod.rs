@@ -3,6 +3,7 @@
 pub mod generate;
 pub mod io;
 pub mod stats;
+pub mod trace;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => io::import(open(&cli.db)?.as_mut(), &args, lang),
         Command::Export(args) => io::export(open(&cli.db)?.as_ref(), &args, lang),
         Command::History { kind, key } => io::history(open(&cli.db)?.as_ref(), &kind, &key, lang),
+        Command::Trace(cmd) => trace::run(open(&cli.db)?.as_ref(), &cmd, lang),
         Command::Schema { markdown } => {
             print!("{}", if markdown { crate::docs::data_standard() } else { crate::docs::schema_text(lang) });
             Ok(ExitCode::SUCCESS)

@@ -11,3 +11,4 @@ mod export;
 mod generate;
 mod import;
 mod support;
+mod trace;

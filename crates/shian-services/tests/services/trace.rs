@@ -1,0 +1,384 @@
+//! Backward and forward traces over hand-built chains with known answers: a split, a
+//! market-to-market hop, a merge, an inferred link, a sale with no candidate lot, confirmed-only
+//! traces and a cycle in bad data; and, over a small simulated province, the property that every
+//! vendor reached forward from a lot traces back to it.
+
+use shian_domain::{Kind, Value};
+use shian_services::trace::{self, Node, Start, TraceOptions, TraceTree};
+use shian_store::sqlite::SqliteStore;
+use shian_store::{Store, row};
+
+use crate::support::{store, text};
+
+const T0: i64 = 1_770_000_000;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// A store with two markets, vendors W (wholesale, M1), R and X (M2), producer P1 with
+/// certificate C1, and buyers: supermarket S1, restaurant R1, school canteen K1, enterprise
+/// canteen E1.
+struct Chain {
+    s: SqliteStore,
+    celery: i64,
+    cabbage: i64,
+    next: u32,
+}
+
+fn put(s: &mut SqliteStore, kind: Kind, values: &[(&str, Value)]) -> i64 {
+    let r = row(kind, values);
+    s.write_batch(kind, std::slice::from_ref(&r), None).expect("write");
+    let key: Vec<Value> = kind.def().key_positions().iter().map(|&i| r[i].clone()).collect();
+    s.find(kind, &key).expect("find").expect("written")
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let mut s = store();
+        for (code, kind) in [("M1", "wholesale"), ("M2", "farmers")] {
+            let values =
+                [("code", text(code)), ("name", text(code)), ("market_kind", text(kind)), ("region", text("130102"))];
+            put(&mut s, Kind::Market, &values);
+        }
+        for (code, market) in [("W", "M1"), ("R", "M2"), ("X", "M2")] {
+            let m = s.resolve(Kind::Market, &[market]).unwrap()[0].1;
+            let values = [
+                ("code", text(code)),
+                ("market", Value::Int(m)),
+                ("name", text(code)),
+                ("subject_kind", text("person")),
+            ];
+            put(&mut s, Kind::Vendor, &values);
+        }
+        let values = [
+            ("code", text("P1")),
+            ("name", text("P1")),
+            ("producer_kind", text("cooperative")),
+            ("region", text("130102")),
+        ];
+        let p1 = put(&mut s, Kind::Producer, &values);
+        let celery = s.resolve(Kind::Variety, &["010101"]).unwrap()[0].1;
+        let cabbage = s.resolve(Kind::Variety, &["010102"]).unwrap()[0].1;
+        assert_ne!(celery, cabbage);
+        let cert = [
+            ("cert_no", text("C1")),
+            ("producer", Value::Int(p1)),
+            ("variety", Value::Int(celery)),
+            ("quantity", Value::Real(100.0)),
+            ("unit", text("kg")),
+            ("origin", text("130102")),
+            ("issued_on", text("2026-02-01")),
+            ("basis", text("self_test")),
+        ];
+        put(&mut s, Kind::OriginCertificate, &cert);
+        for (code, kind, canteen) in [
+            ("S1", "supermarket", None),
+            ("R1", "restaurant", None),
+            ("K1", "canteen", Some("school")),
+            ("E1", "canteen", Some("enterprise")),
+        ] {
+            let values = [
+                ("code", text(code)),
+                ("buyer_kind", text(kind)),
+                ("canteen_kind", canteen.map(text).unwrap_or(Value::Null)),
+                ("name", text(code)),
+                ("region", text("130102")),
+            ];
+            put(&mut s, Kind::Buyer, &values);
+        }
+        Chain { s, celery, cabbage, next: 0 }
+    }
+
+    fn id(&self, kind: Kind, code: &str) -> i64 {
+        self.s.resolve(kind, &[code]).unwrap().first().unwrap_or_else(|| panic!("no {code}")).1
+    }
+
+    fn ext(&mut self) -> String {
+        self.next += 1;
+        format!("E{}", self.next)
+    }
+
+    /// `vendor` receives lot `lot` from producer P1 with certificate C1.
+    fn receive_from_producer(&mut self, vendor: &str, lot: &str, qty: f64, at: i64) {
+        let values = [
+            ("supplier_kind", text("producer")),
+            ("supplier", Value::Int(self.id(Kind::Producer, "P1"))),
+            ("certificate", Value::Int(self.id(Kind::OriginCertificate, "C1"))),
+        ];
+        self.receipt(vendor, Some(lot), qty, at, self.celery, &values);
+    }
+
+    /// `vendor` receives lot `lot` from vendor `seller`, who named its lot `seller_lot` (or none).
+    fn receive_from_vendor(&mut self, vendor: &str, lot: &str, seller: &str, seller_lot: Option<&str>, at: i64) {
+        let values = [
+            ("supplier_kind", text("vendor")),
+            ("supplier", Value::Int(self.id(Kind::Vendor, seller))),
+            ("supplier_lot", seller_lot.map(text).unwrap_or(Value::Null)),
+        ];
+        self.receipt(vendor, Some(lot), 20.0, at, self.celery, &values);
+    }
+
+    fn receipt(&mut self, vendor: &str, lot: Option<&str>, qty: f64, at: i64, variety: i64, more: &[(&str, Value)]) {
+        let mut values = vec![
+            ("source", text("T")),
+            ("ext_id", text(&self.ext())),
+            ("vendor", Value::Int(self.id(Kind::Vendor, vendor))),
+            ("variety", Value::Int(variety)),
+            ("lot_code", lot.map(text).unwrap_or(Value::Null)),
+            ("quantity", Value::Real(qty)),
+            ("unit", text("kg")),
+            ("received_at", Value::Int(at)),
+        ];
+        values.extend(more.iter().cloned());
+        put(&mut self.s, Kind::Inbound, &values);
+    }
+
+    /// A sale of celery by `vendor` from `lot` (or none) to a buyer (`vendor`/`canteen`/… with a
+    /// code, or `consumer`); returns its ext_id.
+    fn sale(&mut self, vendor: &str, lot: Option<&str>, qty: f64, at: i64, buyer: (&str, Option<&str>)) -> String {
+        let ext = self.ext();
+        let buyer_id = buyer.1.map(|code| {
+            let kind = if buyer.0 == "vendor" { Kind::Vendor } else { Kind::Buyer };
+            Value::Int(self.id(kind, code))
+        });
+        let values = [
+            ("source", text("T")),
+            ("ext_id", text(&ext)),
+            ("vendor", Value::Int(self.id(Kind::Vendor, vendor))),
+            ("variety", Value::Int(self.celery)),
+            ("lot_code", lot.map(text).unwrap_or(Value::Null)),
+            ("quantity", Value::Real(qty)),
+            ("unit", text("kg")),
+            ("sold_at", Value::Int(at)),
+            ("buyer_kind", text(buyer.0)),
+            ("buyer", buyer_id.unwrap_or(Value::Null)),
+        ];
+        put(&mut self.s, Kind::Outbound, &values);
+        ext
+    }
+
+    fn back(&self, start: Start, opts: TraceOptions) -> TraceTree {
+        trace::backward(&self.s, &start, &opts).expect("backward trace")
+    }
+
+    fn forward(&self, start: Start, opts: TraceOptions) -> TraceTree {
+        trace::forward(&self.s, &start, &opts).expect("forward trace")
+    }
+}
+
+fn sale_start(ext: &str) -> Start {
+    Start::Sale { source: "T".into(), ext_id: ext.into() }
+}
+
+fn confirmed() -> TraceOptions {
+    TraceOptions { confirmed_only: true, ..TraceOptions::default() }
+}
+
+/// Every node below the roots as `kind:code[/lot][?]` (`?` when its link is inferred), sorted.
+fn below(tree: &TraceTree) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Node> = tree.roots.iter().flat_map(|r| &r.children).collect();
+    while let Some(n) = stack.pop() {
+        stack.extend(&n.children);
+        let code = n.party.code.clone().unwrap_or_else(|| n.party.kind.clone());
+        let lot = n.lot.as_ref().map(|l| format!("/{l}")).unwrap_or_default();
+        let inferred = if n.link.as_ref().is_some_and(|l| l.inferred) { "?" } else { "" };
+        out.push(format!("{}:{code}{lot}{inferred}", n.party.kind));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_lot_split_to_three_buyers_reaches_each_and_each_traces_back_to_the_producer() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    let sales = [
+        c.sale("W", Some("L1"), 30.0, T0 + HOUR, ("supermarket", Some("S1"))),
+        c.sale("W", Some("L1"), 30.0, T0 + HOUR, ("restaurant", Some("R1"))),
+        c.sale("W", Some("L1"), 40.0, T0 + HOUR, ("canteen", Some("E1"))),
+    ];
+    let fwd = c.forward(Start::Lot("L1".into()), TraceOptions::default());
+    assert_eq!(below(&fwd), ["canteen:E1", "restaurant:R1", "supermarket:S1"]);
+    let kg: f64 = fwd.totals.iter().map(|t| t.quantity_kg).sum();
+    assert!((kg - 100.0).abs() < 1e-9, "quantities are conserved: {:?}", fwd.totals);
+    for ext in &sales {
+        let back = c.back(sale_start(ext), TraceOptions::default());
+        assert_eq!(back.roots[0].lot.as_deref(), Some("L1"));
+        assert_eq!(below(&back), ["producer:P1"]);
+        assert_eq!(back.roots[0].children[0].certificate.as_deref(), Some("C1"));
+    }
+}
+
+#[test]
+fn a_market_to_market_hop_is_followed_both_ways_and_school_canteens_are_flagged() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.sale("W", Some("L1"), 20.0, T0 + HOUR, ("vendor", Some("R")));
+    c.receive_from_vendor("R", "L2", "W", Some("L1"), T0 + 2 * HOUR);
+    c.sale("R", Some("L2"), 1.0, T0 + 3 * HOUR, ("consumer", None));
+    c.sale("R", Some("L2"), 2.0, T0 + 3 * HOUR, ("consumer", None));
+    let school = c.sale("R", Some("L2"), 10.0, T0 + 4 * HOUR, ("canteen", Some("K1")));
+
+    let fwd = c.forward(Start::Certificate("C1".into()), confirmed());
+    assert_eq!(below(&fwd), ["canteen:K1", "consumer:consumer", "vendor:R/L2", "vendor:W/L1"]);
+    let canteens = fwd.totals.iter().find(|t| t.kind == "canteen").expect("canteen total");
+    assert_eq!((canteens.recipients, canteens.school_canteens), (1, 1));
+    let consumers = fwd.totals.iter().find(|t| t.kind == "consumer").expect("consumer total");
+    assert_eq!((consumers.records, consumers.quantity_kg), (2, 3.0), "consumers are aggregated");
+
+    let back = c.back(sale_start(&school), confirmed());
+    assert_eq!(below(&back), ["producer:P1", "vendor:W/L1"]);
+    let hop = &back.roots[0].children[0];
+    assert_eq!((hop.link.as_ref().unwrap().record, hop.link.as_ref().unwrap().quantity), ("inbound", 20.0));
+}
+
+#[test]
+fn a_merged_lot_traces_back_to_both_sources() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.receive_from_producer("X", "LX", 50.0, T0);
+    c.receive_from_vendor("R", "M", "W", Some("L1"), T0 + HOUR);
+    c.receive_from_vendor("R", "M", "X", Some("LX"), T0 + HOUR);
+    let back = c.back(Start::Lot("M".into()), confirmed());
+    assert_eq!(below(&back), ["producer:P1", "producer:P1", "vendor:W/L1", "vendor:X/LX"]);
+}
+
+#[test]
+fn a_sale_naming_no_lot_is_linked_to_candidate_lots_as_inferred() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    let sale = c.sale("W", None, 10.0, T0 + DAY, ("restaurant", Some("R1")));
+
+    let back = c.back(sale_start(&sale), TraceOptions::default());
+    assert_eq!(below(&back), ["producer:P1", "vendor:W/L1?"]);
+    let basis = back.roots[0].children[0].link.as_ref().unwrap().basis.as_ref().expect("a basis");
+    assert!(basis.zh.contains("先进先出"), "{}", basis.zh);
+
+    let fwd = c.forward(Start::Lot("L1".into()), TraceOptions::default());
+    assert_eq!(below(&fwd), ["restaurant:R1?"]);
+}
+
+#[test]
+fn confirmed_only_leaves_out_the_inferred_link() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    let sale = c.sale("W", None, 10.0, T0 + DAY, ("restaurant", Some("R1")));
+    assert!(below(&c.back(sale_start(&sale), confirmed())).is_empty());
+    assert!(below(&c.forward(Start::Lot("L1".into()), confirmed())).is_empty());
+}
+
+#[test]
+fn a_sale_with_no_lot_and_no_candidate_gets_no_invented_link() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    let late = c.sale("W", None, 10.0, T0 + 10 * DAY, ("restaurant", Some("R1")));
+    let before = c.sale("W", None, 10.0, T0 - HOUR, ("supermarket", Some("S1")));
+    let (cabbage, w) = (c.cabbage, "W");
+    c.receipt(w, Some("CB"), 5.0, T0 + 9 * DAY, cabbage, &[("supplier_kind", text("other"))]);
+    for ext in [&late, &before] {
+        assert!(below(&c.back(sale_start(ext), TraceOptions::default())).is_empty(), "sale {ext}");
+    }
+    assert!(below(&c.forward(Start::Lot("L1".into()), TraceOptions::default())).is_empty());
+}
+
+#[test]
+fn a_receipt_from_a_vendor_naming_no_lot_is_inferred_across_the_hop() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.sale("W", None, 20.0, T0 + HOUR, ("vendor", Some("R")));
+    c.receive_from_vendor("R", "L2", "W", None, T0 + 2 * HOUR);
+    c.sale("R", Some("L2"), 5.0, T0 + 3 * HOUR, ("canteen", Some("K1")));
+    let fwd = c.forward(Start::Lot("L1".into()), TraceOptions::default());
+    assert_eq!(below(&fwd), ["canteen:K1", "vendor:R/L2?"]);
+    let back = c.back(Start::Lot("L2".into()), TraceOptions::default());
+    assert_eq!(below(&back), ["producer:P1", "vendor:W/L1?"]);
+    assert!(below(&c.forward(Start::Lot("L1".into()), confirmed())).is_empty());
+}
+
+#[test]
+fn a_cycle_in_bad_data_ends() {
+    let mut c = Chain::new();
+    c.receive_from_vendor("W", "A", "R", Some("B"), T0);
+    c.receive_from_vendor("R", "B", "W", Some("A"), T0 + HOUR);
+    c.sale("W", Some("A"), 1.0, T0 + 2 * HOUR, ("vendor", Some("R")));
+    c.sale("R", Some("B"), 1.0, T0 + 3 * HOUR, ("vendor", Some("W")));
+    let back = c.back(Start::Lot("A".into()), TraceOptions::default());
+    assert_eq!(below(&back), ["vendor:R/B", "vendor:W/A"]);
+    assert!(back.roots[0].children[0].children[0].seen_before);
+    let fwd = c.forward(Start::Lot("A".into()), TraceOptions::default());
+    assert!(fwd.nodes < 10, "{} nodes", fwd.nodes);
+    assert!(below(&fwd).contains(&"vendor:R/B".to_string()));
+}
+
+#[test]
+fn a_long_chain_stops_at_the_depth_bound() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L0", 100.0, T0);
+    for i in 1..10 {
+        let (me, seller) = if i % 2 == 1 { ("R", "W") } else { ("W", "R") };
+        c.receive_from_vendor(me, &format!("L{i}"), seller, Some(&format!("L{}", i - 1)), T0 + i * HOUR);
+    }
+    let opts = TraceOptions { max_depth: 3, ..TraceOptions::default() };
+    let back = c.back(Start::Lot("L9".into()), opts);
+    assert!(back.truncated);
+    assert!(!c.back(Start::Lot("L9".into()), TraceOptions::default()).truncated);
+}
+
+/// Every (vendor, lot) node below the roots, with whether it was reached by an inferred link
+/// somewhere on its path.
+fn vendor_lots(tree: &TraceTree) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Node> = tree.roots.iter().flat_map(|r| &r.children).collect();
+    while let Some(n) = stack.pop() {
+        stack.extend(&n.children);
+        if let (Some(id), Some(lot)) = (n.party.id.filter(|_| n.party.kind == "vendor"), &n.lot) {
+            out.push((id, lot.clone()));
+        }
+    }
+    out
+}
+
+fn contains_lot(tree: &TraceTree, vendor: i64, lot: &str) -> bool {
+    let mut stack: Vec<&Node> = tree.roots.iter().collect();
+    while let Some(n) = stack.pop() {
+        if n.party.kind == "vendor" && n.party.id == Some(vendor) && n.lot.as_deref() == Some(lot) {
+            return true;
+        }
+        stack.extend(&n.children);
+    }
+    false
+}
+
+#[test]
+fn over_a_simulated_province_every_vendor_reached_forward_traces_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store();
+    let plan = shian_sim::Plan::tiny(6_000);
+    shian_sim::generate(&mut s, &plan, 7, &dir.path().join("t.truth.json"), &|_: &str, _, _| {}).expect("simulate");
+    let starts: Vec<(i64, String)> = s
+        .connection()
+        .prepare("SELECT vendor_id, lot_code FROM inbound WHERE supplier_kind = 'producer' ORDER BY id LIMIT 40")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut hops = 0;
+    for opts in [TraceOptions::default(), confirmed()] {
+        for (vendor, lot) in &starts {
+            let fwd = trace::forward(&s, &Start::Lot(lot.clone()), &opts).unwrap();
+            assert!(!fwd.truncated, "forward from {lot} was cut short");
+            for (to_vendor, to_lot) in vendor_lots(&fwd) {
+                hops += 1;
+                let back = trace::backward(&s, &Start::Lot(to_lot.clone()), &opts).unwrap();
+                assert!(
+                    contains_lot(&back, *vendor, lot),
+                    "{to_lot} at vendor {to_vendor} was reached forward from {lot} but does not trace back to it \
+                     (confirmed only: {})",
+                    opts.confirmed_only
+                );
+            }
+        }
+    }
+    assert!(hops > 10, "the province should have vendor-to-vendor hops to check, found {hops}");
+}

@@ -1,0 +1,305 @@
+//! `shian trace back REF` and `shian trace forward REF`: a lot's path back to its origin, or its
+//! recipients forward, as an indented tree (Chinese by default) or JSON.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use shian_domain::Lang;
+use shian_services::trace::{self, Direction, Link, Node, Start, Total, TraceOptions, TraceTree};
+use shian_store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Trace back to origin certificates and producers (逆向追溯：来源).
+    Back(TraceArgs),
+    /// Trace forward to every recipient: the recall scope (正向追踪：去向).
+    Forward(TraceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// What to trace from: a lot code, a certificate number, a sale as SOURCE,EXT_ID, a test number
+    /// or a sample number (recognised in that order).
+    pub reference: Option<String>,
+    /// A lot code (批次追溯码).
+    #[arg(long, conflicts_with_all = ["reference", "certificate", "sale", "test", "sample"])]
+    pub lot: Option<String>,
+    /// An origin certificate number (合格证编号).
+    #[arg(long, conflicts_with_all = ["reference", "sale", "test", "sample"])]
+    pub certificate: Option<String>,
+    /// A sale as SOURCE,EXT_ID (销货记录).
+    #[arg(long, conflicts_with_all = ["reference", "test", "sample"])]
+    pub sale: Option<String>,
+    /// A rapid test number (快检编号).
+    #[arg(long, conflicts_with_all = ["reference", "sample"])]
+    pub test: Option<String>,
+    /// A sample number (抽样单编号).
+    #[arg(long, conflicts_with = "reference")]
+    pub sample: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only links named in the records; leave out inferred ones.
+    #[arg(long)]
+    pub confirmed_only: bool,
+    /// Days before a sale naming no lot in which the seller's receipts are candidate lots.
+    #[arg(long, default_value_t = 3)]
+    pub window_days: u32,
+}
+
+pub fn run(store: &dyn Store, cmd: &TraceCommand, lang: Lang) -> Result<ExitCode> {
+    let (args, back) = match cmd {
+        TraceCommand::Back(a) => (a, true),
+        TraceCommand::Forward(a) => (a, false),
+    };
+    let start = start(store, args, lang)?;
+    let opts =
+        TraceOptions { window_days: args.window_days, confirmed_only: args.confirmed_only, ..Default::default() };
+    let tree = if back { trace::backward(store, &start, &opts) } else { trace::forward(store, &start, &opts) }
+        .map_err(|e| anyhow!(e.describe(lang)))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&tree)?);
+    } else {
+        print!("{}", render(&tree, lang));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start(store: &dyn Store, a: &TraceArgs, lang: Lang) -> Result<Start> {
+    let sale = |s: &str| match s.split_once(',') {
+        Some((source, ext_id)) => Ok(Start::Sale { source: source.trim().into(), ext_id: ext_id.trim().into() }),
+        None => Err(anyhow!(match lang {
+            Lang::Zh => format!("销货记录应写作 来源系统,来源记录号：{s}"),
+            Lang::En => format!("a sale is SOURCE,EXT_ID: {s}"),
+        })),
+    };
+    Ok(match (&a.reference, &a.lot, &a.certificate, &a.sale, &a.test, &a.sample) {
+        (_, Some(l), ..) => Start::Lot(l.clone()),
+        (_, _, Some(c), ..) => Start::Certificate(c.clone()),
+        (_, _, _, Some(s), ..) => sale(s)?,
+        (_, _, _, _, Some(t), _) => Start::Test(t.clone()),
+        (_, _, _, _, _, Some(s)) => Start::Sample(s.clone()),
+        (Some(r), ..) => Start::detect(store, r).map_err(|e| anyhow!(e.describe(lang)))?,
+        _ => {
+            return Err(anyhow!(match lang {
+                Lang::Zh => "请给出追溯起点：批次追溯码、合格证、销货记录、快检或抽样单",
+                Lang::En => "give a starting point: a lot code, certificate, sale, test or sample",
+            }));
+        }
+    })
+}
+
+/// The tree as indented text.
+pub fn render(tree: &TraceTree, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let title = match (tree.direction, zh) {
+        (Direction::Backward, true) => "逆向追溯（来源）",
+        (Direction::Backward, false) => "Backward trace (origin)",
+        (Direction::Forward, true) => "正向追踪（去向）",
+        (Direction::Forward, false) => "Forward trace (recipients)",
+    };
+    let mut out = format!("{title}: {}\n", tree.start);
+    for root in &tree.roots {
+        out += &format!("{}\n", line(root, tree.direction, lang));
+        children(&mut out, root, "", tree.direction, lang);
+    }
+    if !tree.totals.is_empty() {
+        out += if zh { "\n合计（按去向类型）:\n" } else { "\nTotals by kind of recipient:\n" };
+        for t in &tree.totals {
+            out += &format!("  {}\n", total(t, lang));
+        }
+    }
+    if tree.truncated {
+        out += if zh {
+            "\n注意：已达追溯上限，结果不完整\n"
+        } else {
+            "\nNote: a limit was reached; the trace is incomplete\n"
+        };
+    }
+    out
+}
+
+fn children(out: &mut String, node: &Node, indent: &str, d: Direction, lang: Lang) {
+    for (i, c) in node.children.iter().enumerate() {
+        let last = i + 1 == node.children.len();
+        out.push_str(&format!("{indent}{}{}\n", if last { "└─ " } else { "├─ " }, line(c, d, lang)));
+        children(out, c, &format!("{indent}{}", if last { "   " } else { "│  " }), d, lang);
+    }
+}
+
+/// One node: the record linking it, then who it is.
+fn line(n: &Node, d: Direction, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let mut s = String::new();
+    if let Some(l) = &n.link {
+        s += &link(l, n.records, lang);
+        s += if d == Direction::Backward { " ← " } else { " → " };
+    }
+    s += &party(n, lang);
+    if let Some(lot) = &n.lot {
+        s += &if zh { format!(" 批次 {lot}") } else { format!(" lot {lot}") };
+    }
+    if let Some(c) = &n.certificate {
+        s += &if zh { format!(" 合格证 {c}") } else { format!(" certificate {c}") };
+    }
+    if n.seen_before {
+        s += if zh { "（见上，不再展开）" } else { " (shown above)" };
+    }
+    s
+}
+
+fn link(l: &Link, records: usize, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let what = match (l.record, zh) {
+        ("inbound", true) => "进货",
+        ("inbound", false) => "received",
+        (_, true) => "销货",
+        (_, false) => "sold",
+    };
+    let count = match (records > 1, zh) {
+        (true, true) => format!(" 共 {records} 笔"),
+        (true, false) => format!(" in {records} records"),
+        _ => String::new(),
+    };
+    let mut s = format!("{what} {} {}{count} · {} · {}/{}", fmt_qty(l.quantity), l.unit, l.time, l.source, l.ext_id);
+    if let Some(b) = &l.basis {
+        s += &if zh { format!("（推断：{}）", b.zh) } else { format!(" (inferred: {})", b.en) };
+    }
+    s
+}
+
+fn party(n: &Node, lang: Lang) -> String {
+    let p = &n.party;
+    let mut s = kind_label(&p.kind, p.canteen_kind.as_deref(), lang).to_string();
+    if let Some(code) = &p.code {
+        s += &format!(" {code}");
+    }
+    if let Some(name) = p.name.as_ref().filter(|name| Some(*name) != p.code.as_ref()) {
+        s += &format!(" {name}");
+    }
+    if let Some(d) = p.detail.as_ref().filter(|_| p.kind == "vendor") {
+        s += &if lang == Lang::Zh { format!("（{d}）") } else { format!(" ({d})") };
+    }
+    if p.school {
+        s += if lang == Lang::Zh { " ⚠学校/幼儿园" } else { " ⚠school" };
+    }
+    s
+}
+
+fn kind_label(kind: &str, canteen: Option<&str>, lang: Lang) -> &'static str {
+    let zh = lang == Lang::Zh;
+    match (kind, canteen) {
+        ("canteen", Some("school")) => {
+            if zh {
+                "学校食堂"
+            } else {
+                "school canteen"
+            }
+        }
+        ("canteen", Some("kindergarten")) => {
+            if zh {
+                "幼儿园食堂"
+            } else {
+                "kindergarten canteen"
+            }
+        }
+        _ => match kind {
+            "vendor" => {
+                if zh {
+                    "销售者"
+                } else {
+                    "vendor"
+                }
+            }
+            "producer" => {
+                if zh {
+                    "生产者"
+                } else {
+                    "producer"
+                }
+            }
+            "supermarket" => {
+                if zh {
+                    "超市"
+                } else {
+                    "supermarket"
+                }
+            }
+            "restaurant" => {
+                if zh {
+                    "餐馆"
+                } else {
+                    "restaurant"
+                }
+            }
+            "canteen" => {
+                if zh {
+                    "食堂"
+                } else {
+                    "canteen"
+                }
+            }
+            "processor" => {
+                if zh {
+                    "食品加工企业"
+                } else {
+                    "food processor"
+                }
+            }
+            "consumer" => {
+                if zh {
+                    "消费者"
+                } else {
+                    "consumers"
+                }
+            }
+            "buyer" => {
+                if zh {
+                    "下游单位"
+                } else {
+                    "downstream unit"
+                }
+            }
+            _ => {
+                if zh {
+                    "其他"
+                } else {
+                    "other"
+                }
+            }
+        },
+    }
+}
+
+fn total(t: &Total, lang: Lang) -> String {
+    let label = kind_label(&t.kind, None, lang);
+    let school = if t.school_canteens > 0 {
+        match lang {
+            Lang::Zh => format!("，其中学校/幼儿园食堂 {} 家", t.school_canteens),
+            Lang::En => format!(", {} of them school or kindergarten canteens", t.school_canteens),
+        }
+    } else {
+        String::new()
+    };
+    match lang {
+        Lang::Zh => format!(
+            "{label}：{} 个，{} 笔（推断 {} 笔），{} kg{school}",
+            t.recipients,
+            t.records,
+            t.inferred_records,
+            fmt_qty(t.quantity_kg)
+        ),
+        Lang::En => format!(
+            "{label}: {} recipients, {} records ({} inferred), {} kg{school}",
+            t.recipients,
+            t.records,
+            t.inferred_records,
+            fmt_qty(t.quantity_kg)
+        ),
+    }
+}
+
+fn fmt_qty(q: f64) -> String {
+    shian_domain::field::format_real((q * 100.0).round() / 100.0)
+}
