@@ -25,11 +25,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Generate(args) => generate::generate(&cli.db, &args, lang),
         Command::Demo(args) => generate::demo(&cli.db, &args, lang),
-        Command::Stats { json } => stats::stats(open(&cli.db)?.as_ref(), json, lang),
+        Command::Stats { json } => stats::stats(open_existing(&cli.db, lang)?.as_ref(), json, lang),
         Command::Import(args) => io::import(open(&cli.db)?.as_mut(), &args, lang),
-        Command::Export(args) => io::export(open(&cli.db)?.as_ref(), &args, lang),
-        Command::History { kind, key } => io::history(open(&cli.db)?.as_ref(), &kind, &key, lang),
-        Command::Trace(cmd) => trace::run(open(&cli.db)?.as_ref(), &cmd, lang),
+        Command::Export(args) => io::export(open_existing(&cli.db, lang)?.as_ref(), &args, lang),
+        Command::History { kind, key } => io::history(open_existing(&cli.db, lang)?.as_ref(), &kind, &key, lang),
+        Command::Trace(cmd) => trace::run(open_existing(&cli.db, lang)?.as_ref(), &cmd, lang),
         Command::Schema { markdown } => {
             print!("{}", if markdown { crate::docs::data_standard() } else { crate::docs::schema_text(lang) });
             Ok(ExitCode::SUCCESS)
@@ -39,7 +39,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Opens the database named by the URL.
+/// Opens a database that must already exist (reading commands must not create an empty one
+/// because of a mistyped path).
+pub fn open_existing(url: &str, lang: Lang) -> Result<Box<dyn Store>> {
+    let path = generate::db_path(url);
+    if (!url.contains("://") || url.starts_with("sqlite://")) && !path.exists() {
+        anyhow::bail!(match lang {
+            Lang::Zh => format!("数据库 {} 不存在", path.display()),
+            Lang::En => format!("database {} does not exist", path.display()),
+        });
+    }
+    open(url)
+}
+
+/// Opens the database named by the URL, creating it if it does not exist.
 pub fn open(url: &str) -> Result<Box<dyn Store>> {
     shian_store::open(url).with_context(|| format!("cannot open database {url}"))
 }

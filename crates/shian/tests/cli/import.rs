@@ -158,3 +158,17 @@ fn an_unknown_file_format_is_refused_with_the_formats_that_work() {
     assert!(missing.stderr.contains("nowhere.csv") && missing.stderr.contains("cannot open"), "{}", missing.stderr);
     assert_eq!(db.count("market"), 0);
 }
+
+#[test]
+fn reading_commands_refuse_a_database_that_does_not_exist_and_create_none() {
+    let db = Db::fresh();
+    for args in [&["stats"][..], &["export", "vendor"], &["history", "vendor", "V1"], &["trace", "back", "T1"]] {
+        let out = db.run_en(args);
+        out.code(1);
+        assert!(out.stderr.contains("does not exist"), "{args:?}: {}", out.stderr);
+        assert!(!db.path.exists(), "{args:?} created {}", db.path.display());
+    }
+    let zh = db.run(&["stats"]);
+    zh.code(1);
+    assert!(zh.stderr.contains("不存在"), "{}", zh.stderr);
+}
