@@ -5,7 +5,8 @@
 //!   rejected row reported;
 //! - [`export`]: writing any kind back out in the same formats, so export → import round-trips;
 //! - [`stats`]: counting what a database holds;
-//! - [`trace`]: backward and forward traces over lots, with inferred links marked.
+//! - [`trace`]: backward and forward traces over lots, with inferred links marked;
+//! - [`trace_export`]: a trace as a recall list (召回清单) or an FDA FSMA 204 sortable spreadsheet.
 //!
 //! Error policy: each module has its own `thiserror` enum; problems with one row are not errors but
 //! [`import::RowError`]s, reported and skipped while the good rows go on.
@@ -15,6 +16,7 @@ pub mod import;
 pub mod source;
 pub mod stats;
 pub mod trace;
+pub mod trace_export;
 
 /// File formats for import and export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -174,6 +174,8 @@ pub struct PartyRef {
     pub canteen_kind: Option<String>,
     /// A school or kindergarten canteen (学校、幼儿园食堂).
     pub school: bool,
+    /// The region code of the vendor's market, the producer or the buyer.
+    pub region: Option<String>,
 }
 
 /// A receipt or sale linking two nodes.
@@ -359,6 +361,7 @@ impl<'a> Walk<'a> {
             id,
             code: found.as_ref().map(|p| p.code.clone()),
             name: found.as_ref().map(|p| p.name.clone()).or_else(|| name.map(String::from)),
+            region: found.as_ref().and_then(|p| p.region.clone()),
             detail: found.and_then(|p| p.detail),
             canteen_kind,
             school,

@@ -285,6 +285,7 @@ fn trace_queries_follow_lots(s: &mut dyn Store) {
     assert!(s.movement(Kind::Inbound, 999_999).unwrap().is_none());
     let canteen = s.party(Kind::Buyer, school).unwrap().unwrap();
     assert_eq!((canteen.code.as_str(), canteen.canteen_kind.as_deref()), ("B1", Some("school")));
+    assert_eq!(canteen.region.as_deref(), Some("130102"));
     assert_eq!(s.party(Kind::Vendor, v1).unwrap().unwrap().detail.as_deref(), Some("批发市场"));
     assert_eq!(s.certificate(cert).unwrap().unwrap().producer_id, producer);
 

@@ -116,6 +116,8 @@ pub struct Party {
     pub detail: Option<String>,
     /// The buyer's canteen kind (`school`, `kindergarten`, …).
     pub canteen_kind: Option<String>,
+    /// The region code (GB/T 2260) of the vendor's market, the producer or the buyer.
+    pub region: Option<String>,
 }
 
 /// An origin certificate (承诺达标合格证) as a trace shows it.

@@ -419,16 +419,22 @@ impl Store for SqliteStore {
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>> {
         let sql = match kind {
             Kind::Vendor => {
-                "SELECT v.code, v.name, m.name, NULL FROM vendors v LEFT JOIN markets m ON m.id = v.market_id
+                "SELECT v.code, v.name, m.name, NULL, m.region FROM vendors v LEFT JOIN markets m ON m.id = v.market_id
                  WHERE v.id = ?"
             }
-            Kind::Producer => "SELECT code, name, region, NULL FROM producers WHERE id = ?",
-            Kind::Buyer => "SELECT code, name, buyer_kind, canteen_kind FROM buyers WHERE id = ?",
+            Kind::Producer => "SELECT code, name, region, NULL, region FROM producers WHERE id = ?",
+            Kind::Buyer => "SELECT code, name, buyer_kind, canteen_kind, region FROM buyers WHERE id = ?",
             _ => return Err(StoreError::Invalid(format!("{} is not a trading party", kind.name()))),
         };
         let mut stmt = self.conn.prepare_cached(sql)?;
         let party = stmt.query_row([id], |r| {
-            Ok(Party { code: r.get(0)?, name: r.get(1)?, detail: r.get(2)?, canteen_kind: r.get(3)? })
+            Ok(Party {
+                code: r.get(0)?,
+                name: r.get(1)?,
+                detail: r.get(2)?,
+                canteen_kind: r.get(3)?,
+                region: r.get(4)?,
+            })
         });
         Ok(party.optional()?)
     }

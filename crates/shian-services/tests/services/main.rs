@@ -12,3 +12,4 @@ mod self_reference;
 mod spreadsheets;
 mod support;
 mod trace;
+mod trace_export;

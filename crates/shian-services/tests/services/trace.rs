@@ -10,21 +10,21 @@ use shian_store::{Store, row};
 
 use crate::support::{store, text};
 
-const T0: i64 = 1_770_000_000;
-const HOUR: i64 = 3600;
-const DAY: i64 = 86_400;
+pub(crate) const T0: i64 = 1_770_000_000;
+pub(crate) const HOUR: i64 = 3600;
+pub(crate) const DAY: i64 = 86_400;
 
 /// A store with two markets, vendors W (wholesale, M1), R and X (M2), producer P1 with
 /// certificate C1, and buyers: supermarket S1, restaurant R1, school canteen K1, enterprise
 /// canteen E1.
-struct Chain {
-    s: SqliteStore,
-    celery: i64,
-    cabbage: i64,
+pub(crate) struct Chain {
+    pub(crate) s: SqliteStore,
+    pub(crate) celery: i64,
+    pub(crate) cabbage: i64,
     next: u32,
 }
 
-fn put(s: &mut SqliteStore, kind: Kind, values: &[(&str, Value)]) -> i64 {
+pub(crate) fn put(s: &mut SqliteStore, kind: Kind, values: &[(&str, Value)]) -> i64 {
     let r = row(kind, values);
     s.write_batch(kind, std::slice::from_ref(&r), None).expect("write");
     let key: Vec<Value> = kind.def().key_positions().iter().map(|&i| r[i].clone()).collect();
@@ -32,7 +32,7 @@ fn put(s: &mut SqliteStore, kind: Kind, values: &[(&str, Value)]) -> i64 {
 }
 
 impl Chain {
-    fn new() -> Chain {
+    pub(crate) fn new() -> Chain {
         let mut s = store();
         for (code, kind) in [("M1", "wholesale"), ("M2", "farmers")] {
             let values =
@@ -88,17 +88,17 @@ impl Chain {
         Chain { s, celery, cabbage, next: 0 }
     }
 
-    fn id(&self, kind: Kind, code: &str) -> i64 {
+    pub(crate) fn id(&self, kind: Kind, code: &str) -> i64 {
         self.s.resolve(kind, &[code]).unwrap().first().unwrap_or_else(|| panic!("no {code}")).1
     }
 
-    fn ext(&mut self) -> String {
+    pub(crate) fn ext(&mut self) -> String {
         self.next += 1;
         format!("E{}", self.next)
     }
 
     /// `vendor` receives lot `lot` from producer P1 with certificate C1.
-    fn receive_from_producer(&mut self, vendor: &str, lot: &str, qty: f64, at: i64) {
+    pub(crate) fn receive_from_producer(&mut self, vendor: &str, lot: &str, qty: f64, at: i64) {
         let values = [
             ("supplier_kind", text("producer")),
             ("supplier", Value::Int(self.id(Kind::Producer, "P1"))),
@@ -108,7 +108,14 @@ impl Chain {
     }
 
     /// `vendor` receives lot `lot` from vendor `seller`, who named its lot `seller_lot` (or none).
-    fn receive_from_vendor(&mut self, vendor: &str, lot: &str, seller: &str, seller_lot: Option<&str>, at: i64) {
+    pub(crate) fn receive_from_vendor(
+        &mut self,
+        vendor: &str,
+        lot: &str,
+        seller: &str,
+        seller_lot: Option<&str>,
+        at: i64,
+    ) {
         let values = [
             ("supplier_kind", text("vendor")),
             ("supplier", Value::Int(self.id(Kind::Vendor, seller))),
@@ -117,7 +124,15 @@ impl Chain {
         self.receipt(vendor, Some(lot), 20.0, at, self.celery, &values);
     }
 
-    fn receipt(&mut self, vendor: &str, lot: Option<&str>, qty: f64, at: i64, variety: i64, more: &[(&str, Value)]) {
+    pub(crate) fn receipt(
+        &mut self,
+        vendor: &str,
+        lot: Option<&str>,
+        qty: f64,
+        at: i64,
+        variety: i64,
+        more: &[(&str, Value)],
+    ) {
         let mut values = vec![
             ("source", text("T")),
             ("ext_id", text(&self.ext())),
@@ -134,7 +149,14 @@ impl Chain {
 
     /// A sale of celery by `vendor` from `lot` (or none) to a buyer (`vendor`/`canteen`/… with a
     /// code, or `consumer`); returns its ext_id.
-    fn sale(&mut self, vendor: &str, lot: Option<&str>, qty: f64, at: i64, buyer: (&str, Option<&str>)) -> String {
+    pub(crate) fn sale(
+        &mut self,
+        vendor: &str,
+        lot: Option<&str>,
+        qty: f64,
+        at: i64,
+        buyer: (&str, Option<&str>),
+    ) -> String {
         let ext = self.ext();
         let buyer_id = buyer.1.map(|code| {
             let kind = if buyer.0 == "vendor" { Kind::Vendor } else { Kind::Buyer };
@@ -156,16 +178,16 @@ impl Chain {
         ext
     }
 
-    fn back(&self, start: Start, opts: TraceOptions) -> TraceTree {
+    pub(crate) fn back(&self, start: Start, opts: TraceOptions) -> TraceTree {
         trace::backward(&self.s, &start, &opts).expect("backward trace")
     }
 
-    fn forward(&self, start: Start, opts: TraceOptions) -> TraceTree {
+    pub(crate) fn forward(&self, start: Start, opts: TraceOptions) -> TraceTree {
         trace::forward(&self.s, &start, &opts).expect("forward trace")
     }
 }
 
-fn sale_start(ext: &str) -> Start {
+pub(crate) fn sale_start(ext: &str) -> Start {
     Start::Sale { source: "T".into(), ext_id: ext.into() }
 }
 

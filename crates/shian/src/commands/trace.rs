@@ -1,12 +1,14 @@
 //! `shian trace back REF` and `shian trace forward REF`: a lot's path back to its origin, or its
 //! recipients forward, as an indented tree (Chinese by default) or JSON.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use shian_domain::Lang;
 use shian_services::trace::{self, Direction, Link, Node, Start, Total, TraceOptions, TraceTree};
+use shian_services::trace_export;
 use shian_store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +48,13 @@ pub struct TraceArgs {
     /// Days before a sale naming no lot in which the seller's receipts are candidate lots.
     #[arg(long, default_value_t = 3)]
     pub window_days: u32,
+    /// Also write the recall list (召回清单) as XLSX to FILE (forward traces only).
+    #[arg(long, value_name = "FILE")]
+    pub recall_xlsx: Option<PathBuf>,
+    /// Also write the FDA FSMA 204 sortable spreadsheet (shipping and receiving events) as XLSX to
+    /// FILE.
+    #[arg(long, value_name = "FILE")]
+    pub fsma204: Option<PathBuf>,
 }
 
 pub fn run(store: &dyn Store, cmd: &TraceCommand, lang: Lang) -> Result<ExitCode> {
@@ -53,17 +62,55 @@ pub fn run(store: &dyn Store, cmd: &TraceCommand, lang: Lang) -> Result<ExitCode
         TraceCommand::Back(a) => (a, true),
         TraceCommand::Forward(a) => (a, false),
     };
+    if back && args.recall_xlsx.is_some() {
+        return Err(anyhow!(match lang {
+            Lang::Zh => "召回清单（--recall-xlsx）须由正向追踪生成：shian trace forward",
+            Lang::En => "a recall list (--recall-xlsx) comes from a forward trace: shian trace forward",
+        }));
+    }
     let start = start(store, args, lang)?;
     let opts =
         TraceOptions { window_days: args.window_days, confirmed_only: args.confirmed_only, ..Default::default() };
     let tree = if back { trace::backward(store, &start, &opts) } else { trace::forward(store, &start, &opts) }
         .map_err(|e| anyhow!(e.describe(lang)))?;
+    if let Some(path) = &args.recall_xlsx {
+        let n = write_file(path, lang, |out| trace_export::recall_xlsx(&tree, lang, out))?;
+        eprintln!("{}", written(lang, "召回清单", "recall list", n, path));
+    }
+    if let Some(path) = &args.fsma204 {
+        let n = write_file(path, lang, |out| trace_export::fsma204_xlsx(store, &tree, lang, out))?;
+        eprintln!("{}", written(lang, "FSMA 204 电子可排序表", "FSMA 204 sortable spreadsheet", n, path));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&tree)?);
     } else {
         print!("{}", render(&tree, lang));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes an export to `path`, made in memory first so a failed export leaves no partial file.
+fn write_file(
+    path: &Path,
+    lang: Lang,
+    export: impl FnOnce(&mut dyn std::io::Write) -> Result<usize, trace_export::TraceExportError>,
+) -> Result<usize> {
+    let mut buf = Vec::new();
+    let n = export(&mut buf).map_err(|e| anyhow!(e.describe(lang)))?;
+    std::fs::write(path, buf).map_err(|e| {
+        anyhow!(match lang {
+            Lang::Zh => format!("无法写入 {}：{e}", path.display()),
+            Lang::En => format!("cannot write {}: {e}", path.display()),
+        })
+    })?;
+    Ok(n)
+}
+
+fn written(lang: Lang, zh: &str, en: &str, rows: usize, path: &Path) -> String {
+    match lang {
+        Lang::Zh => format!("已写出{zh} {rows} 行：{}", path.display()),
+        Lang::En => format!("wrote the {en}, {rows} rows: {}", path.display()),
+    }
 }
 
 fn start(store: &dyn Store, a: &TraceArgs, lang: Lang) -> Result<Start> {
