@@ -12,6 +12,8 @@ use shian_domain::{Kind, Value};
 
 use crate::memory::mib;
 
+mod trace;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
     /// Generate a province into a fresh database: wall time, peak memory, database size.
@@ -29,12 +31,26 @@ pub enum Bench {
         #[arg(long, default_value = "bench-out")]
         dir: PathBuf,
     },
+    /// Backward and forward trace latency over random starting lots of an existing database,
+    /// beside a recursive SQL query answering the same starts (the baseline); peak memory.
+    Trace {
+        /// Starting lots (each traced backward and forward, by Shian and by the baseline).
+        #[arg(long, default_value_t = 10_000)]
+        starts: usize,
+        /// The database (made by `shian bench generate --scale province`).
+        #[arg(long, default_value = "sqlite://bench-out/province.db")]
+        db: String,
+        /// Seed of the random starts.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 pub fn run(b: Bench) -> Result<ExitCode> {
     match b {
         Bench::Generate { scale, dir } => generate(&scale, &dir),
         Bench::Import { rows, dir } => import(rows, &dir),
+        Bench::Trace { starts, db, seed } => trace::run(starts, &db, seed),
     }
     .map(|()| ExitCode::SUCCESS)
 }

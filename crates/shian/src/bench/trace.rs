@@ -1,0 +1,287 @@
+//! `shian bench trace`: latency of backward and forward traces on an existing database, beside a
+//! recursive SQL query answering the same starts.
+//!
+//! **Layering note.** Shian itself reaches the database only through `shian_store::Store`. The
+//! *baseline* here (`baseline_backward`, `baseline_forward`) deliberately opens the SQLite file
+//! directly with rusqlite: it is the straightforward `WITH RECURSIVE` query a typical system would
+//! write over the same tables and the same indexes, kept only as the benchmark's point of
+//! comparison. Nothing outside this module uses it.
+//!
+//! **Starts.** Receipts are drawn uniformly (deterministic seed) by the simulator's natural key
+//! (`SIM`, `IN%09d` up to the number of receipts), found with `Store::find` and read with
+//! `Store::movement`; the start is `Start::Lot` of that receipt's lot code (every vendor holding
+//! it). The trace runs in this process (not a child): peak memory is this process's, and includes
+//! the page caches of both connections.
+//!
+//! **Fairness.** For each start the measured calls run in a shuffled order, so neither side is
+//! systematically the one that warms the operating system's cache for the other. The comparison
+//! uses confirmed links only on both sides (`confirmed_only = true`); Shian's default run (with
+//! FIFO-inferred links) is measured too and shown without a baseline (plain recursive SQL has no
+//! equivalent of the inference).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rusqlite::{Connection, OpenFlags};
+use shian_domain::{Kind, Value};
+use shian_services::trace::{self, Node, Start, TraceOptions, TraceTree};
+use shian_store::Store;
+
+use crate::memory::{mib, peak_rss};
+
+/// Confirmed links only: from the start lot's receipts up through `supplier_lot` to the sellers'
+/// lots, until receipts that name no vendor lot (producers, with their certificates).
+const BASELINE_BACKWARD: &str = "
+WITH RECURSIVE lots(vendor_id, lot_code) AS (
+    SELECT vendor_id, lot_code FROM inbound WHERE lot_code = ?1
+    UNION
+    SELECT vendor_id, lot_code FROM outbound WHERE lot_code = ?1
+    UNION
+    SELECT i.supplier_id, i.supplier_lot
+    FROM lots l JOIN inbound i ON i.lot_code = l.lot_code AND i.vendor_id = l.vendor_id
+    WHERE i.supplier_kind = 'vendor' AND i.supplier_lot IS NOT NULL
+)
+SELECT i.id, i.ext_id, i.vendor_id, v.name, i.lot_code, i.quantity, i.unit, i.received_at,
+       i.supplier_kind, i.supplier_id, i.supplier_lot, c.cert_no, p.name
+FROM lots l
+JOIN inbound i ON i.lot_code = l.lot_code AND i.vendor_id = l.vendor_id
+JOIN vendors v ON v.id = i.vendor_id
+LEFT JOIN origin_certificates c ON c.id = i.certificate_id
+LEFT JOIN producers p ON p.id = CASE WHEN i.supplier_kind = 'producer' THEN i.supplier_id ELSE c.producer_id END";
+
+/// Confirmed links only: the start lot's sales, the lots buyer vendors started from it
+/// (`supplier_lot` = the lot), their sales, and so on.
+const BASELINE_FORWARD: &str = "
+WITH RECURSIVE lots(vendor_id, lot_code) AS (
+    SELECT vendor_id, lot_code FROM inbound WHERE lot_code = ?1
+    UNION
+    SELECT vendor_id, lot_code FROM outbound WHERE lot_code = ?1
+    UNION
+    SELECT i.vendor_id, i.lot_code
+    FROM lots l JOIN inbound i ON i.supplier_lot = l.lot_code AND i.supplier_id = l.vendor_id
+    WHERE i.supplier_kind = 'vendor' AND i.lot_code IS NOT NULL
+)
+SELECT o.id, o.ext_id, o.vendor_id, o.lot_code, o.quantity, o.unit, o.sold_at, o.buyer_kind, o.buyer_id,
+       COALESCE(b.name, bv.name, o.buyer_name), b.canteen_kind
+FROM lots l
+JOIN outbound o ON o.lot_code = l.lot_code AND o.vendor_id = l.vendor_id
+LEFT JOIN buyers b ON b.id = o.buyer_id AND o.buyer_kind <> 'vendor'
+LEFT JOIN vendors bv ON bv.id = o.buyer_id AND o.buyer_kind = 'vendor'";
+
+/// What one answer contained, to check that both sides found the same things.
+#[derive(Debug, Default, Clone, Copy)]
+struct Answer {
+    /// Backward: distinct origin certificates reached; forward: sales reached.
+    found: usize,
+    /// Shian: nodes of the tree; baseline: rows returned.
+    size: usize,
+    truncated: bool,
+}
+
+/// The measured calls, in table order.
+const SERIES: [&str; 6] = [
+    "backward  shian, confirmed",
+    "backward  baseline SQL",
+    "backward  shian, default (inferred)",
+    "forward   shian, confirmed",
+    "forward   baseline SQL",
+    "forward   shian, default (inferred)",
+];
+
+pub fn run(starts: usize, db: &str, seed: u64) -> Result<()> {
+    let path = db.strip_prefix("sqlite://").unwrap_or(db);
+    if !std::path::Path::new(path).exists() {
+        bail!("database {path} does not exist (make it with `shian bench generate --scale province`)");
+    }
+    let store = shian_store::open(db).with_context(|| format!("cannot open database {db}"))?;
+    let baseline = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    // The same page cache as the store's connection.
+    baseline.pragma_update(None, "cache_size", -131_072)?;
+
+    let wall = Instant::now();
+    let lots = sample_lots(store.as_ref(), starts, seed)?;
+    println!("bench trace: {} starting lots (receipts drawn uniformly, seed {seed}) on {db}", lots.len());
+
+    let confirmed = TraceOptions { confirmed_only: true, ..Default::default() };
+    let default = TraceOptions::default();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
+    let mut answers: Vec<Vec<Answer>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
+    let mut order: Vec<usize> = (0..SERIES.len()).collect();
+    let mut shuffle = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    let progress = indicatif::ProgressBar::new(lots.len() as u64);
+    for lot in &lots {
+        order.shuffle(&mut shuffle);
+        for &s in &order {
+            let started = Instant::now();
+            let answer = match s {
+                0 => shian_answer(&trace::backward(store.as_ref(), &Start::Lot(lot.clone()), &confirmed)?, true),
+                1 => baseline_backward(&baseline, lot)?,
+                2 => shian_answer(&trace::backward(store.as_ref(), &Start::Lot(lot.clone()), &default)?, true),
+                3 => shian_answer(&trace::forward(store.as_ref(), &Start::Lot(lot.clone()), &confirmed)?, false),
+                4 => baseline_forward(&baseline, lot)?,
+                _ => shian_answer(&trace::forward(store.as_ref(), &Start::Lot(lot.clone()), &default)?, false),
+            };
+            times[s].push(started.elapsed());
+            answers[s].push(answer);
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    println!(
+        "{:<38} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>9}",
+        "trace (ms)", "p50", "p95", "p99", "max", "mean", "mean size", "truncated"
+    );
+    let mut p99 = [0.0; SERIES.len()];
+    for (s, name) in SERIES.iter().enumerate() {
+        let mut t: Vec<f64> = times[s].iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        t.sort_by(f64::total_cmp);
+        let mean = t.iter().sum::<f64>() / t.len().max(1) as f64;
+        p99[s] = quantile(&t, 0.99);
+        let size = answers[s].iter().map(|a| a.size).sum::<usize>() as f64 / answers[s].len().max(1) as f64;
+        let truncated = answers[s].iter().filter(|a| a.truncated).count();
+        println!(
+            "{name:<38} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {size:>11.1} {truncated:>9}",
+            quantile(&t, 0.5),
+            quantile(&t, 0.95),
+            p99[s],
+            t.last().copied().unwrap_or(0.0),
+            mean,
+        );
+    }
+    println!("(mean size: nodes of Shian's tree, rows of the baseline's answer)");
+    println!(
+        "ratio baseline p99 / shian p99 (confirmed links): backward {:.2}, forward {:.2}",
+        p99[1] / p99[0],
+        p99[4] / p99[3]
+    );
+    let agree = |a: usize, b: usize| answers[a].iter().zip(&answers[b]).filter(|(x, y)| x.found == y.found).count();
+    println!(
+        "agreement (confirmed): backward, same origin certificates {}/{}; forward, same sales {}/{}",
+        agree(0, 1),
+        lots.len(),
+        agree(3, 4),
+        lots.len()
+    );
+    println!(
+        "goals: backward p99 ≤ 5 ms: {}; forward p99 ≤ 50 ms: {}; ≥ 10× the baseline at p99: {}",
+        yes(p99[0] <= 5.0 && p99[2] <= 5.0),
+        yes(p99[3] <= 50.0 && p99[5] <= 50.0),
+        yes(p99[1] / p99[0] >= 10.0 && p99[4] / p99[3] >= 10.0)
+    );
+    println!("peak memory (this process, both connections) {}", mib(peak_rss().unwrap_or(0)));
+    println!("wall time {:.1} s", wall.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "met" } else { "NOT met" }
+}
+
+/// The `q` quantile of sorted values (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Lot codes of `n` receipts drawn uniformly by the simulator's key `SIM,IN%09d`.
+fn sample_lots(store: &dyn Store, n: usize, seed: u64) -> Result<Vec<String>> {
+    let receipts = store.count(Kind::Inbound)?;
+    if receipts == 0 {
+        bail!("the database holds no receipts (inbound) to start traces from");
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut lots = Vec::with_capacity(n);
+    let mut misses = 0;
+    while lots.len() < n {
+        let k = rng.random_range(1..=receipts);
+        let key = [Value::Text("SIM".into()), Value::Text(format!("IN{k:09}"))];
+        let lot = match store.find(Kind::Inbound, &key)? {
+            Some(id) => store.movement(Kind::Inbound, id)?.and_then(|m| m.lot_code),
+            None => None,
+        };
+        match lot {
+            Some(l) => lots.push(l),
+            None => {
+                misses += 1;
+                if misses > 1_000 + n {
+                    bail!("too few receipts with the simulator's keys (SIM, IN#########) and a lot code");
+                }
+            }
+        }
+    }
+    Ok(lots)
+}
+
+/// Backward: distinct certificates in the tree; forward: sales reached (consumer nodes aggregate
+/// several).
+fn shian_answer(tree: &TraceTree, backward: bool) -> Answer {
+    let mut certificates = HashSet::new();
+    let mut sales = 0;
+    let mut stack: Vec<&Node> = tree.roots.iter().collect();
+    while let Some(n) = stack.pop() {
+        stack.extend(&n.children);
+        if let Some(c) = &n.certificate {
+            certificates.insert(c.clone());
+        }
+        if n.link.as_ref().is_some_and(|l| l.record == "outbound") {
+            sales += n.records;
+        }
+    }
+    Answer { found: if backward { certificates.len() } else { sales }, size: tree.nodes, truncated: tree.truncated }
+}
+
+/// The baseline's backward answer, every row read; certificates counted where the trace ends
+/// (receipts not followed further up to a vendor's lot).
+fn baseline_backward(conn: &Connection, lot: &str) -> Result<Answer> {
+    let mut stmt = conn.prepare_cached(BASELINE_BACKWARD)?;
+    let mut rows = stmt.query([lot])?;
+    let mut certificates = HashSet::new();
+    let mut size = 0;
+    while let Some(r) = rows.next()? {
+        size += 1;
+        let (_id, _ext, _vendor, _name): (i64, String, i64, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let (_lot, _qty, _unit, _at): (Option<String>, f64, String, i64) = (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?);
+        let (kind, _supplier, supplier_lot): (String, Option<i64>, Option<String>) = (r.get(8)?, r.get(9)?, r.get(10)?);
+        let (cert, _producer): (Option<String>, Option<String>) = (r.get(11)?, r.get(12)?);
+        let followed = kind == "vendor" && supplier_lot.is_some();
+        if let (false, Some(c)) = (followed, cert) {
+            certificates.insert(c);
+        }
+    }
+    Ok(Answer { found: certificates.len(), size, truncated: false })
+}
+
+/// The baseline's forward answer (the recall list), every row read.
+fn baseline_forward(conn: &Connection, lot: &str) -> Result<Answer> {
+    let mut stmt = conn.prepare_cached(BASELINE_FORWARD)?;
+    let mut rows = stmt.query([lot])?;
+    let mut size = 0;
+    while let Some(r) = rows.next()? {
+        size += 1;
+        let (_id, _ext, _vendor, _lot): (i64, String, i64, Option<String>) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let (_qty, _unit, _at): (f64, String, i64) = (r.get(4)?, r.get(5)?, r.get(6)?);
+        let (_kind, _buyer, _name, _canteen): (String, Option<i64>, Option<String>, Option<String>) =
+            (r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
+    }
+    Ok(Answer { found: size, size, truncated: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!((quantile(&v, 0.5), quantile(&v, 0.99), quantile(&v, 1.0)), (50.0, 99.0, 100.0));
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}
