@@ -6,11 +6,13 @@
 //! - [`export`]: writing any kind back out in the same formats, so export → import round-trips;
 //! - [`stats`]: counting what a database holds;
 //! - [`trace`]: backward and forward traces over lots, with inferred links marked;
-//! - [`trace_export`]: a trace as a recall list (召回清单) or an FDA FSMA 204 sortable spreadsheet.
+//! - [`trace_export`]: a trace as a recall list (召回清单) or an FDA FSMA 204 sortable spreadsheet;
+//! - [`balance`]: mass balance (物料平衡) per lot, sold ≤ received, as a data-quality signal.
 //!
 //! Error policy: each module has its own `thiserror` enum; problems with one row are not errors but
 //! [`import::RowError`]s, reported and skipped while the good rows go on.
 
+pub mod balance;
 pub mod export;
 pub mod import;
 pub mod source;

@@ -3,7 +3,7 @@
 
 use shian_domain::{Kind, Value, catalogue, region};
 
-use crate::{BatchOutcome, Movement, Row, RunSummary, Store, TestedLot, row};
+use crate::{BatchOutcome, LotFlow, Movement, Row, RunSummary, Store, TestedLot, row};
 
 /// A factory of fresh, empty, migrated stores.
 pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Store>;
@@ -306,4 +306,28 @@ fn trace_queries_follow_lots(s: &mut dyn Store) {
         Some(TestedLot { vendor_id: Some(v2), lot_code: Some("L2".into()) })
     );
     assert_eq!(s.tested_lot(Kind::RapidTest, "none").unwrap(), None);
+
+    let flows = |s: &dyn Store, market: Option<i64>| {
+        let mut out = Vec::new();
+        s.lot_flows(market, &mut |f| {
+            out.push(f.clone());
+            Ok(())
+        })
+        .unwrap();
+        out
+    };
+    let flow = |vendor: i64, lot: &str, sold: f64, sales: u64| LotFlow {
+        vendor_id: vendor,
+        lot_code: lot.into(),
+        unit: "kg".into(),
+        received: 100.0,
+        sold,
+        receipts: 1,
+        sales,
+    };
+    let all = vec![flow(v1, "L1", 40.0, 1), flow(v2, "L2", 0.0, 0), flow(v2, "L3", 0.0, 0)];
+    assert_eq!(flows(s, None), all, "only sales naming the lot count");
+    let m1 = s.resolve(Kind::Market, &["M1"]).unwrap()[0].1;
+    assert_eq!(flows(s, Some(m1)), all);
+    assert!(flows(s, Some(m1 + 1000)).is_empty());
 }

@@ -138,6 +138,19 @@ pub struct TestedLot {
     pub lot_code: Option<String>,
 }
 
+/// What one vendor's lot received and sold in one unit: the sums of its receipts (`inbound` with
+/// the lot code) and of the sales naming it (`outbound.lot_code`), for a mass balance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LotFlow {
+    pub vendor_id: i64,
+    pub lot_code: String,
+    pub unit: String,
+    pub received: f64,
+    pub sold: f64,
+    pub receipts: u64,
+    pub sales: u64,
+}
+
 /// The storage contract. Rows are in the field order of the kind's definition.
 pub trait Store {
     /// Name of the backend (`sqlite`).
@@ -225,6 +238,11 @@ pub trait Store {
     /// The lot of a rapid test (`Kind::RapidTest`, by test_no) or a sample (`Kind::Sample`, by
     /// sample_no).
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>>;
+
+    /// Visits the received and sold quantities of every lot, one [`LotFlow`] per vendor, lot code
+    /// and unit, ordered by vendor, lot code and unit; only sales naming the lot count. `market`
+    /// (an id) keeps the lots of that market's vendors.
+    fn lot_flows(&self, market: Option<i64>, visit: &mut dyn FnMut(&LotFlow) -> Result<()>) -> Result<()>;
 }
 
 /// Opens the store named by a database URL, creating and migrating it if needed.

@@ -8,8 +8,8 @@ use shian_domain::{Kind, Value, catalogue, region};
 
 use crate::sql::{self, Dialect};
 use crate::{
-    BatchOutcome, Certificate, HistoryEntry, Movement, Party, Result, Row, RunId, RunSummary, Store, StoreError,
-    TestedLot,
+    BatchOutcome, Certificate, HistoryEntry, LotFlow, Movement, Party, Result, Row, RunId, RunSummary, Store,
+    StoreError, TestedLot,
 };
 
 mod embedded {
@@ -453,6 +453,33 @@ impl Store for SqliteStore {
             })
         });
         Ok(cert.optional()?)
+    }
+
+    fn lot_flows(&self, market: Option<i64>, visit: &mut dyn FnMut(&LotFlow) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT vendor_id, lot_code, unit, SUM(received), SUM(sold), SUM(receipts), SUM(sales) FROM (
+               SELECT vendor_id, lot_code, unit, quantity AS received, 0.0 AS sold, 1 AS receipts, 0 AS sales
+                 FROM inbound WHERE lot_code IS NOT NULL
+               UNION ALL
+               SELECT vendor_id, lot_code, unit, 0.0, quantity, 0, 1 FROM outbound WHERE lot_code IS NOT NULL
+             )
+             WHERE ?1 IS NULL OR vendor_id IN (SELECT id FROM vendors WHERE market_id = ?1)
+             GROUP BY vendor_id, lot_code, unit ORDER BY vendor_id, lot_code, unit",
+        )?;
+        let mut rows = stmt.query([market])?;
+        while let Some(r) = rows.next()? {
+            let flow = LotFlow {
+                vendor_id: r.get(0)?,
+                lot_code: r.get(1)?,
+                unit: r.get(2)?,
+                received: r.get(3)?,
+                sold: r.get(4)?,
+                receipts: r.get::<_, i64>(5)? as u64,
+                sales: r.get::<_, i64>(6)? as u64,
+            };
+            visit(&flow)?;
+        }
+        Ok(())
     }
 
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {

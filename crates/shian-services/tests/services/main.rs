@@ -1,6 +1,7 @@
 //! Integration tests of the import and export services, against an in-memory SQLite store and
 //! files written in a temporary directory.
 
+mod balance;
 mod durability;
 mod encodings;
 mod headers;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use shian_domain::Lang;
+use shian_services::balance::{BalanceOptions, BalanceReport, mass_balance};
 use shian_services::trace::{self, Direction, Link, Node, Start, Total, TraceOptions, TraceTree};
 use shian_services::trace_export;
 use shian_store::Store;
@@ -17,6 +18,22 @@ pub enum TraceCommand {
     Back(TraceArgs),
     /// Trace forward to every recipient: the recall scope (正向追踪：去向).
     Forward(TraceArgs),
+    /// Mass balance per lot (物料平衡): lots that sold more than they received, per vendor and
+    /// market.
+    Balance(BalanceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BalanceArgs {
+    /// Only the lots of this market's vendors (a market code).
+    #[arg(long)]
+    pub market: Option<String>,
+    /// Lines shown per list (violations, vendors, markets); with --json, violations kept.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +78,7 @@ pub fn run(store: &dyn Store, cmd: &TraceCommand, lang: Lang) -> Result<ExitCode
     let (args, back) = match cmd {
         TraceCommand::Back(a) => (a, true),
         TraceCommand::Forward(a) => (a, false),
+        TraceCommand::Balance(a) => return balance(store, a, lang),
     };
     if back && args.recall_xlsx.is_some() {
         return Err(anyhow!(match lang {
@@ -349,4 +367,125 @@ fn total(t: &Total, lang: Lang) -> String {
 
 fn fmt_qty(q: f64) -> String {
     shian_domain::field::format_real((q * 100.0).round() / 100.0)
+}
+
+fn balance(store: &dyn Store, a: &BalanceArgs, lang: Lang) -> Result<ExitCode> {
+    let opts = BalanceOptions { market: a.market.clone(), ..Default::default() };
+    let mut report = mass_balance(store, &opts).map_err(|e| anyhow!(e.describe(lang)))?;
+    if a.json {
+        report.violations.truncate(a.limit);
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_balance(&report, a.limit, lang));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The mass balance as text: the counts, then markets, vendors and lots, `limit` lines each.
+pub fn render_balance(r: &BalanceReport, limit: usize, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let mut out = if zh {
+        format!(
+            "物料平衡（批次销货量 ≤ 进货量，仅计注明批次的销货）：检查 {} 个有销货的批次，{} 个销货超出进货，{} 个单位无法换算\n",
+            r.lots_checked,
+            r.violations.len(),
+            r.unconvertible
+        )
+    } else {
+        format!(
+            "Mass balance (sold ≤ received per lot, sales naming the lot only): {} lots with sales checked, {} sold \
+             more than received, {} with units that cannot be compared\n",
+            r.lots_checked,
+            r.violations.len(),
+            r.unconvertible
+        )
+    };
+    if r.violations.is_empty() {
+        return out;
+    }
+    let market = |m: &str| {
+        if m.is_empty() { if zh { "（无市场）".to_string() } else { "(no market)".into() } } else { m.to_string() }
+    };
+    out += if zh { "\n按市场：\n" } else { "\nBy market:\n" };
+    for m in r.per_market.iter().take(limit) {
+        out += &if zh {
+            format!(
+                "  {}：{} 个批次，{} 个销售者，超出 {} kg\n",
+                market(&m.market),
+                m.violations,
+                m.vendors,
+                fmt_qty(m.excess_kg)
+            )
+        } else {
+            format!(
+                "  {}: {} lots, {} vendors, {} kg over\n",
+                market(&m.market),
+                m.violations,
+                m.vendors,
+                fmt_qty(m.excess_kg)
+            )
+        };
+    }
+    out += if zh { "\n按销售者：\n" } else { "\nBy vendor:\n" };
+    for v in r.per_vendor.iter().take(limit) {
+        out += &if zh {
+            format!(
+                "  {} {}（{}）：{} 个批次，超出 {} kg\n",
+                v.vendor_code,
+                v.vendor_name,
+                market(&v.market),
+                v.violations,
+                fmt_qty(v.excess_kg)
+            )
+        } else {
+            format!(
+                "  {} {} ({}): {} lots, {} kg over\n",
+                v.vendor_code,
+                v.vendor_name,
+                market(&v.market),
+                v.violations,
+                fmt_qty(v.excess_kg)
+            )
+        };
+    }
+    out += if zh { "\n批次明细：\n" } else { "\nLots:\n" };
+    for v in r.violations.iter().take(limit) {
+        out += &if zh {
+            format!(
+                "  {} 批次 {}：进货 {} {}（{} 笔），销货 {} {}（{} 笔），超出 {} {}\n",
+                v.vendor_code,
+                v.lot_code,
+                fmt_qty(v.received),
+                v.unit,
+                v.receipts,
+                fmt_qty(v.sold),
+                v.unit,
+                v.sales,
+                fmt_qty(v.excess),
+                v.unit
+            )
+        } else {
+            format!(
+                "  {} lot {}: received {} {} ({} records), sold {} {} ({} records), {} {} over\n",
+                v.vendor_code,
+                v.lot_code,
+                fmt_qty(v.received),
+                v.unit,
+                v.receipts,
+                fmt_qty(v.sold),
+                v.unit,
+                v.sales,
+                fmt_qty(v.excess),
+                v.unit
+            )
+        };
+    }
+    if r.violations.len() > limit {
+        out += &if zh {
+            format!("  …… 另有 {} 个批次（--limit 调整）\n", r.violations.len() - limit)
+        } else {
+            format!("  … {} more lots (see --limit)\n", r.violations.len() - limit)
+        };
+    }
+    out
 }
