@@ -461,10 +461,15 @@ fn wholesale_sales(
     let city = world.vendor_city(lot.vendor);
     let category = world.varieties[lot.variety].v.category();
     let price = price_per_kg(category, rng) * 80.0;
+    let mut left = lot.qty;
     for share in shares {
-        let qty = round2(lot.qty * sold_share * share / sum).max(0.01);
+        let qty = ((lot.qty * sold_share * share / sum * 100.0).floor() / 100.0).max(0.01);
         let at = lot.at + rng.random_range(1800..5 * 3600);
-        let named = rng.random_bool(0.9);
+        // As for retail sales: what the lot cannot cover is recorded without naming it.
+        let named = rng.random_bool(0.9) && qty <= left;
+        if named {
+            left -= qty;
+        }
         let amount = (qty * price).round() as i64;
         let roll = rng.random_range(0..100);
         let buyer_vendor = match roll {
@@ -545,13 +550,21 @@ fn retail_sales(
             continue;
         }
         let price = price_per_kg(world.varieties[lot.variety].v.category(), rng) * 100.0 * 1.4;
-        let each = lot.qty * 0.95 / n as f64;
+        // Shares of 95 % of the lot, rounded down to the fen-kilogram, so that the sales naming
+        // the lot never exceed what it received (mass balance holds for simulated lots).
+        let jitter: Vec<f64> = (0..n).map(|_| rng.random_range(0.5..1.5)).collect();
+        let total: f64 = jitter.iter().sum();
+        let mut left = lot.qty;
         let city = world.vendor_city(lot.vendor);
-        for _ in 0..n {
-            let qty = round2(each * rng.random_range(0.5..1.5)).max(0.01);
+        for share in jitter {
+            let qty = ((lot.qty * 0.95 * share / total * 100.0).floor() / 100.0).max(0.01);
             let hour = rng.random_range(6.0..19.5);
             let at = day.at(hour).max(lot.at + 600);
-            let named = rng.random_bool(0.75);
+            // A sale the lot cannot cover (only for tiny lots) is recorded without a lot.
+            let named = rng.random_bool(0.75) && qty <= left;
+            if named {
+                left -= qty;
+            }
             let amount = (qty * price).round() as i64;
             let buyer = if rng.random_bool(0.06) {
                 let kind = if rng.random_bool(0.5) { BuyerKind::Restaurant } else { BuyerKind::Canteen };

@@ -56,3 +56,12 @@ fn an_unknown_reference_is_refused_in_chinese() {
     out.code(1);
     assert!(out.stderr.contains("找不到“NO-SUCH-THING”"), "{}", out.stderr);
 }
+
+#[test]
+fn the_simulated_province_keeps_mass_balance_on_every_lot() {
+    let out = fixture().run(&["trace", "balance", "--json"]);
+    out.ok();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(report["lots_checked"].as_u64().unwrap() > 1_000, "{report}");
+    assert_eq!(report["violations"].as_array().map(Vec::len), Some(0), "{report}");
+}
