@@ -14,6 +14,7 @@
 
 mod flow;
 pub mod plan;
+mod supervision;
 pub mod truth;
 mod world;
 mod writer;
