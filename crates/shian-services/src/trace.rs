@@ -1,5 +1,7 @@
-//! Traceability (追溯): backward from a lot, a sale, a rapid test or a sample to the origin
-//! certificates and producers; forward from a lot or an origin certificate to every recipient.
+//! Traceability (追溯): backward from a lot, a sale, a rapid test, a sample or a downstream buyer's
+//! receipts in a date range to the origin certificates and producers; forward from a lot, an origin
+//! certificate, a sale, a test, a sample, a producer and date range, or a vendor + variety + date
+//! range to every recipient, with totals per kind of recipient and per region.
 //!
 //! **Lots.** A lot is a vendor's lot code (批次追溯码): every receipt (inbound) names the lot it
 //! creates or extends, every sale (outbound) may name the lot it draws from. When one vendor sells
@@ -33,8 +35,12 @@ pub enum TraceError {
     NotFound(String),
     #[error("{0:?} names no lot to trace")]
     NoLot(String),
-    #[error("a forward trace starts from a lot, a certificate, a test or a sample, not a sale")]
-    ForwardFromSale,
+    #[error("no {en} has the code {code:?}")]
+    Unknown { zh: &'static str, en: &'static str, code: String },
+    #[error("a producer, or a vendor and variety, with dates starts a forward trace (shian trace forward)")]
+    BackwardFromRange,
+    #[error("a buyer's receipts start a backward trace (shian trace back)")]
+    ForwardFromBuyer,
 }
 
 impl TraceError {
@@ -45,7 +51,11 @@ impl TraceError {
                 format!("找不到“{r}”：不是已知的批次追溯码、合格证、销货记录、快检或抽样单")
             }
             (TraceError::NoLot(r), Lang::Zh) => format!("“{r}”未记录批次追溯码，无法追溯"),
-            (TraceError::ForwardFromSale, Lang::Zh) => "正向追踪须从批次、合格证、快检或抽样单开始".to_string(),
+            (TraceError::Unknown { zh, code, .. }, Lang::Zh) => format!("找不到{zh}“{code}”"),
+            (TraceError::BackwardFromRange, Lang::Zh) => {
+                "生产者或销售者+品种加日期范围只能正向追踪（shian trace forward）".to_string()
+            }
+            (TraceError::ForwardFromBuyer, Lang::Zh) => "下游单位的进货只能逆向追溯（shian trace back）".to_string(),
             (TraceError::Store(e), Lang::Zh) => format!("数据库错误：{e}"),
             (e, Lang::En) => e.to_string(),
         }
@@ -65,6 +75,42 @@ pub enum Start {
     Test(String),
     /// An official sample number (抽样单编号).
     Sample(String),
+    /// A producer's goods received in a date range, by vendors directly from it or carrying its
+    /// certificates (forward only).
+    Producer { code: String, range: DateRange },
+    /// A vendor's lots of a variety received in a date range (forward only).
+    VendorVariety { vendor: String, variety: String, range: DateRange },
+    /// A downstream buyer's (supermarket store, restaurant, canteen, …) receipts: the sales to it
+    /// in a date range (backward only).
+    Buyer { code: String, range: DateRange },
+}
+
+/// Calendar days in China time, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+}
+
+impl DateRange {
+    /// The range from two dates (`YYYY-MM-DD` and the forms `time::parse_date` reads); `None` if
+    /// one does not parse or `from` is after `to`.
+    pub fn parse(from: &str, to: &str) -> Option<DateRange> {
+        let (from, to) = (time::parse_date(from)?, time::parse_date(to)?);
+        (from <= to).then_some(DateRange { from, to })
+    }
+
+    /// The first and last Unix second of the range.
+    pub fn seconds(&self) -> (i64, i64) {
+        let midnight = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).and_then(time::from_local).unwrap_or_default();
+        (midnight(self.from), midnight(self.to) + 86_399)
+    }
+}
+
+impl std::fmt::Display for DateRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.from.format("%Y-%m-%d"), self.to.format("%Y-%m-%d"))
+    }
 }
 
 impl Start {
@@ -95,6 +141,8 @@ impl Start {
         match self {
             Start::Lot(s) | Start::Certificate(s) | Start::Test(s) | Start::Sample(s) => s.clone(),
             Start::Sale { source, ext_id } => format!("{source},{ext_id}"),
+            Start::Producer { code, range } | Start::Buyer { code, range } => format!("{code} {range}"),
+            Start::VendorVariety { vendor, variety, range } => format!("{vendor} {variety} {range}"),
         }
     }
 }
@@ -139,6 +187,9 @@ pub struct TraceTree {
     pub roots: Vec<Node>,
     /// Forward only: recipients per kind.
     pub totals: Vec<Total>,
+    /// Forward only: recipients per region (the recipient's region; consumers count in the
+    /// region of the vendor selling to them).
+    pub regions: Vec<RegionTotal>,
     pub nodes: usize,
     /// A bound (depth or nodes) stopped the trace before it was complete.
     pub truncated: bool,
@@ -157,6 +208,10 @@ pub struct Node {
     pub records: usize,
     /// This lot was already expanded elsewhere in the trace (a merge, or a cycle in bad data).
     pub seen_before: bool,
+    /// At the root of a forward trace from a sale naming no lot: the seller's lots it may have
+    /// been drawn from (inferred, first in first out within the window), oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidate_lots: Vec<String>,
     pub children: Vec<Node>,
 }
 
@@ -224,11 +279,38 @@ pub struct Total {
     pub school_canteens: usize,
 }
 
+/// Recipients in one region (GB/T 2260 code; empty when unknown) in a forward trace.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RegionTotal {
+    pub region: String,
+    /// Distinct recipients (consumers: sales).
+    pub recipients: usize,
+    /// Sales or receipts reaching them.
+    pub records: usize,
+    /// Their mass in kilograms (records in pieces or cases are left out).
+    pub quantity_kg: f64,
+    pub inferred_records: usize,
+    pub school_canteens: usize,
+}
+
 /// Traces back from `start` to the origin certificates and producers.
 pub fn backward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
     let mut w = Walk::new(store, *opts);
     let roots = match start {
-        Start::Sale { source, ext_id } => vec![w.back_sale(source, ext_id)?],
+        Start::Sale { source, ext_id } => {
+            let sale = w.find_sale(source, ext_id)?;
+            vec![w.back_sale(&sale)?]
+        }
+        Start::Producer { .. } | Start::VendorVariety { .. } => return Err(TraceError::BackwardFromRange),
+        Start::Buyer { code, range } => {
+            let buyer = w.code_id(Kind::Buyer, code, "下游单位", "buyer")?;
+            let (from, to) = range.seconds();
+            let mut roots = Vec::new();
+            for sale in store.sales_to_buyer(buyer, from, to)? {
+                roots.push(w.back_sale(&sale)?);
+            }
+            roots
+        }
         other => {
             let lots = w.start_lots(other)?;
             let mut roots = Vec::new();
@@ -245,8 +327,21 @@ pub fn backward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result
 pub fn forward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
     let mut w = Walk::new(store, *opts);
     let roots = match start {
-        Start::Sale { .. } => return Err(TraceError::ForwardFromSale),
+        Start::Sale { source, ext_id } => vec![w.forward_sale(source, ext_id)?],
+        Start::Buyer { .. } => return Err(TraceError::ForwardFromBuyer),
         Start::Certificate(no) => vec![w.forward_certificate(no)?],
+        Start::Producer { code, range } => vec![w.forward_producer(code, range)?],
+        Start::VendorVariety { vendor, variety, range } => {
+            let vendor = w.code_id(Kind::Vendor, vendor, "销售者", "vendor")?;
+            let variety = w.code_id(Kind::Variety, variety, "品种", "variety")?;
+            let (from, to) = range.seconds();
+            let receipts = store.receipts_between(vendor, variety, from, to)?;
+            let mut roots = Vec::new();
+            for ((vendor, lot), receipts) in w.lots_of(receipts)? {
+                roots.push(w.forward_lot(vendor, lot.as_deref(), receipts, None, 0)?);
+            }
+            roots
+        }
         other => {
             let mut roots = Vec::new();
             for (vendor, lot) in w.start_lots(other)? {
@@ -258,6 +353,7 @@ pub fn forward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<
     };
     let mut tree = w.finish(Direction::Forward, start, roots);
     tree.totals = totals(&tree.roots);
+    tree.regions = region_totals(&tree.roots);
     Ok(tree)
 }
 
@@ -270,6 +366,9 @@ struct Walk<'a> {
     truncated: bool,
     parties: HashMap<(Kind, i64), Option<shian_store::Party>>,
 }
+
+/// Receipts per (vendor, lot code or none).
+type Lots = BTreeMap<(i64, Option<String>), Vec<Movement>>;
 
 /// Whether a node's subtree is to be expanded.
 enum Enter {
@@ -289,6 +388,7 @@ impl<'a> Walk<'a> {
             start: start.describe(),
             roots,
             totals: Vec::new(),
+            regions: Vec::new(),
             nodes: self.nodes,
             truncated: self.truncated,
         }
@@ -304,7 +404,7 @@ impl<'a> Walk<'a> {
                 let code = tested.lot_code.ok_or_else(|| TraceError::NoLot(no.clone()))?;
                 (tested.vendor_id, code)
             }
-            _ => unreachable!("sales and certificates start elsewhere"),
+            _ => unreachable!("sales, certificates and ranges start elsewhere"),
         };
         let holders = match vendor {
             Some(v) => vec![v],
@@ -331,6 +431,19 @@ impl<'a> Walk<'a> {
             }
             None => Enter::Yes,
         }
+    }
+
+    /// The id of a vendor, producer, buyer or variety by its code.
+    fn code_id(&self, kind: Kind, code: &str, zh: &'static str, en: &'static str) -> Result<i64, TraceError> {
+        let found = self.store.resolve(kind, &[code.trim()])?;
+        found.first().map(|(_, id)| *id).ok_or_else(|| TraceError::Unknown { zh, en, code: code.trim().into() })
+    }
+
+    fn find_sale(&self, source: &str, ext_id: &str) -> Result<Movement, TraceError> {
+        let key = [Value::Text(source.into()), Value::Text(ext_id.into())];
+        let reference = format!("{source},{ext_id}");
+        let id = self.store.find(Kind::Outbound, &key)?.ok_or_else(|| TraceError::NotFound(reference.clone()))?;
+        self.store.movement(Kind::Outbound, id)?.ok_or(TraceError::NotFound(reference))
     }
 
     fn party(&mut self, kind: Kind, id: i64) -> Result<Option<shian_store::Party>, TraceError> {
@@ -376,6 +489,7 @@ impl<'a> Walk<'a> {
             link,
             records: 1,
             seen_before: false,
+            candidate_lots: Vec::new(),
             children: Vec::new(),
         }
     }
@@ -413,18 +527,14 @@ fn fifo_basis(window_days: u32, rank: usize, of: usize) -> Basis {
 
 /// Backward: from a lot to the receipts that filled it, and on to their suppliers.
 impl Walk<'_> {
-    fn back_sale(&mut self, source: &str, ext_id: &str) -> Result<Node, TraceError> {
-        let key = [Value::Text(source.into()), Value::Text(ext_id.into())];
-        let reference = format!("{source},{ext_id}");
-        let id = self.store.find(Kind::Outbound, &key)?.ok_or_else(|| TraceError::NotFound(reference.clone()))?;
-        let sale = self.store.movement(Kind::Outbound, id)?.ok_or(TraceError::NotFound(reference))?;
-        let via = link(&sale, "outbound", None);
+    fn back_sale(&mut self, sale: &Movement) -> Result<Node, TraceError> {
+        let via = link(sale, "outbound", None);
         if let Some(lot) = &sale.lot_code {
             return self.back_lot(sale.vendor_id, lot, Some(via), 0);
         }
         let mut root = self.vendor_node(sale.vendor_id, None, Some(via))?;
         if let Enter::Yes = self.enter(None, 0) {
-            root.children = self.back_candidates(&sale, sale.vendor_id, 1)?;
+            root.children = self.back_candidates(sale, sale.vendor_id, 1)?;
         }
         Ok(root)
     }
@@ -529,9 +639,35 @@ impl Walk<'_> {
         let party = self.party_ref("producer", Some(cert.producer_id), None)?;
         let mut root = self.node(party, None, None);
         root.certificate = Some(cert.cert_no);
+        let receipts = self.store.receipts_with_certificate(id)?;
+        self.forward_from_origin(root, receipts)
+    }
+
+    /// A producer's goods received in a date range: one child per lot they went into.
+    fn forward_producer(&mut self, code: &str, range: &DateRange) -> Result<Node, TraceError> {
+        let id = self.code_id(Kind::Producer, code, "生产者", "producer")?;
+        let party = self.party_ref("producer", Some(id), None)?;
+        let root = self.node(party, None, None);
+        let (from, to) = range.seconds();
+        let receipts = self.store.receipts_from_producer(id, from, to)?;
+        self.forward_from_origin(root, receipts)
+    }
+
+    /// Under an origin `root`, the lots that `receipts` went into, each traced forward.
+    fn forward_from_origin(&mut self, mut root: Node, receipts: Vec<Movement>) -> Result<Node, TraceError> {
         self.enter(None, 0);
-        let mut lots: BTreeMap<(i64, Option<String>), Vec<Movement>> = BTreeMap::new();
-        for r in self.store.receipts_with_certificate(id)? {
+        for ((vendor, lot), receipts) in self.lots_of(receipts)? {
+            let via = receipts.first().map(|r| link(r, "inbound", None));
+            root.children.push(self.forward_lot(vendor, lot.as_deref(), receipts, via, 1)?);
+        }
+        Ok(root)
+    }
+
+    /// Receipts grouped per (vendor, lot): a lot with all its receipts, receipts naming no lot
+    /// together per vendor.
+    fn lots_of(&self, receipts: Vec<Movement>) -> Result<Lots, TraceError> {
+        let mut lots = Lots::new();
+        for r in receipts {
             let key = (r.vendor_id, r.lot_code.clone());
             match &r.lot_code {
                 Some(code) if !lots.contains_key(&key) => {
@@ -541,10 +677,46 @@ impl Walk<'_> {
                 None => lots.entry(key).or_default().push(r),
             }
         }
-        for ((vendor, lot), receipts) in lots {
-            let via = receipts.first().map(|r| link(r, "inbound", None));
-            root.children.push(self.forward_lot(vendor, lot.as_deref(), receipts, via, 1)?);
+        Ok(lots)
+    }
+
+    /// A sale: the seller's lot it names (or the candidate lots), and the buyer it reached — if
+    /// the buyer is a vendor, the lot its receipt of the sale started, traced on.
+    fn forward_sale(&mut self, source: &str, ext_id: &str) -> Result<Node, TraceError> {
+        let sale = self.find_sale(source, ext_id)?;
+        let (seller, w) = (sale.vendor_id, self.opts.window());
+        let mut root = self.vendor_node(seller, sale.lot_code.as_deref(), None)?;
+        self.enter(None, 0);
+        if sale.lot_code.is_none() && !self.opts.confirmed_only {
+            for r in self.store.receipts_between(seller, sale.variety_id, sale.at - w, sale.at)? {
+                if let Some(lot) = r.lot_code.filter(|l| !root.candidate_lots.contains(l)) {
+                    root.candidate_lots.push(lot);
+                }
+            }
         }
+        let received = match (sale.party_kind.as_str(), sale.party_id) {
+            ("vendor", Some(buyer)) => match &sale.lot_code {
+                // The buyer's receipts of the lot pair with the seller's sales of it to the buyer
+                // in time order, as in a forward trace from the lot.
+                Some(lot) => {
+                    let sales = self.store.sales_of_lot(seller, lot)?;
+                    let rank = sales.iter().filter(|s| s.party_id == Some(buyer)).position(|s| s.id == sale.id);
+                    let receipts = self.store.receipts_from_lot(seller, lot)?;
+                    rank.and_then(|k| receipts.into_iter().filter(|r| r.vendor_id == buyer).nth(k))
+                }
+                None => {
+                    let receipts = self.store.unlotted_receipts_from(seller, sale.variety_id, sale.at, sale.at + w)?;
+                    receipts.into_iter().find(|r| r.vendor_id == buyer)
+                }
+            },
+            _ => None,
+        };
+        let via = link(&sale, "outbound", None);
+        let child = match received {
+            Some(r) => self.forward_receipt(r, via, 1)?,
+            None => self.recipient(&sale, via, 1)?,
+        };
+        root.children.push(child);
         Ok(root)
     }
 
@@ -689,18 +861,46 @@ fn kilograms(l: &Link) -> f64 {
 
 /// Recipients per kind over every non-root node of a forward trace.
 pub fn totals(roots: &[Node]) -> Vec<Total> {
-    let mut by_kind: BTreeMap<String, (Total, HashSet<i64>)> = BTreeMap::new();
-    let mut stack: Vec<&Node> = roots.iter().flat_map(|r| &r.children).collect();
-    while let Some(n) = stack.pop() {
-        stack.extend(&n.children);
+    tally(roots, |n, _| n.party.kind.clone())
+}
+
+/// Recipients per region over every non-root node of a forward trace: the recipient's region, or
+/// for consumers and other anonymous buyers the region of the vendor who sold to them.
+pub fn region_totals(roots: &[Node]) -> Vec<RegionTotal> {
+    let by_region = tally(roots, |n, parent| match (&n.party.region, n.party.id) {
+        (Some(r), _) => r.clone(),
+        (None, None) => parent.and_then(|p| p.party.region.clone()).unwrap_or_default(),
+        (None, Some(_)) => String::new(),
+    });
+    by_region
+        .into_iter()
+        .map(|t| RegionTotal {
+            region: t.kind,
+            recipients: t.recipients,
+            records: t.records,
+            quantity_kg: t.quantity_kg,
+            inferred_records: t.inferred_records,
+            school_canteens: t.school_canteens,
+        })
+        .collect()
+}
+
+/// Totals of every non-root node, grouped by `key(node, parent)` (kept in `Total::kind`); a
+/// recipient with an id counts once per kind of party within its group.
+fn tally(roots: &[Node], key: impl Fn(&Node, Option<&Node>) -> String) -> Vec<Total> {
+    let mut groups: BTreeMap<String, (Total, HashSet<(String, i64)>)> = BTreeMap::new();
+    let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
+    while let Some((n, parent)) = stack.pop() {
+        stack.extend(n.children.iter().map(|c| (c, n)));
         let Some(l) = &n.link else { continue };
-        let (t, ids) = by_kind.entry(n.party.kind.clone()).or_default();
-        t.kind = n.party.kind.clone();
+        let k = key(n, Some(parent));
+        let (t, ids) = groups.entry(k.clone()).or_default();
+        t.kind = k;
         t.records += n.records;
         t.quantity_kg += kilograms(l);
         t.inferred_records += if l.inferred { n.records } else { 0 };
         match n.party.id {
-            Some(id) if ids.insert(id) => {
+            Some(id) if ids.insert((n.party.kind.clone(), id)) => {
                 t.recipients += 1;
                 t.school_canteens += usize::from(n.party.school);
             }
@@ -708,5 +908,5 @@ pub fn totals(roots: &[Node]) -> Vec<Total> {
             None => t.recipients += n.records,
         }
     }
-    by_kind.into_values().map(|(t, _)| t).collect()
+    groups.into_values().map(|(t, _)| t).collect()
 }

@@ -280,6 +280,11 @@ fn trace_queries_follow_lots(s: &mut dyn Store) {
     assert_eq!(ext_ids(&s.unlotted_receipts_from(v1, celery, t, t + 86_400).unwrap()), ["IN3"]);
     let with_cert = s.receipts_with_certificate(cert).unwrap();
     assert_eq!((ext_ids(&with_cert), with_cert[0].certificate_id), (vec!["IN1"], Some(cert)));
+    assert_eq!(ext_ids(&s.receipts_from_producer(producer, t, t + 86_400).unwrap()), ["IN1"]);
+    assert!(s.receipts_from_producer(producer, t + 1, t + 86_400).unwrap().is_empty(), "the range is kept");
+    assert_eq!(ext_ids(&s.sales_to_buyer(school, t, t + 86_400).unwrap()), ["OUT2"]);
+    assert!(s.sales_to_buyer(school, t, t + 5399).unwrap().is_empty(), "the range is kept");
+    assert!(s.sales_to_buyer(v2, t, t + 86_400).unwrap().is_empty(), "a vendor is not a downstream buyer");
     let out1 = s.find(Kind::Outbound, &[text("SYS"), text("OUT1")]).unwrap().unwrap();
     assert_eq!(s.movement(Kind::Outbound, out1).unwrap().unwrap().lot_code.as_deref(), Some("L1"));
     assert!(s.movement(Kind::Inbound, 999_999).unwrap().is_none());

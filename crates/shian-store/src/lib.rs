@@ -226,6 +226,14 @@ pub trait Store {
     /// Receipts carrying an origin certificate.
     fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>>;
 
+    /// Receipts in `[from, to]` supplied by producer `producer` or carrying one of its origin
+    /// certificates, oldest first (a forward trace from a producer and a date range).
+    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+
+    /// Sales in `[from, to]` to the downstream buyer `buyer` (a `Kind::Buyer` id: a supermarket,
+    /// restaurant, canteen, …), oldest first (a backward trace from a buyer's receipts).
+    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+
     /// One receipt (`Kind::Inbound`) or sale (`Kind::Outbound`) by id.
     fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>>;
 

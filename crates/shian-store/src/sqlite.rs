@@ -407,6 +407,18 @@ impl Store for SqliteStore {
         self.movements(RECEIPT, "certificate_id = ? ORDER BY received_at, id", [certificate])
     }
 
+    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let cond = "received_at BETWEEN ?2 AND ?3 AND ((supplier_kind = 'producer' AND supplier_id = ?1)
+                    OR certificate_id IN (SELECT id FROM origin_certificates WHERE producer_id = ?1))
+                    ORDER BY received_at, id";
+        self.movements(RECEIPT, cond, params![producer, from, to])
+    }
+
+    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let cond = "buyer_id = ? AND sold_at BETWEEN ? AND ? AND buyer_kind <> 'vendor' ORDER BY sold_at, id";
+        self.movements(SALE, cond, params![buyer, from, to])
+    }
+
     fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
         let select = match kind {
             Kind::Inbound => RECEIPT,

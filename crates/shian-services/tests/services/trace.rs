@@ -404,3 +404,155 @@ fn over_a_simulated_province_every_vendor_reached_forward_traces_back() {
     }
     assert!(hops > 10, "the province should have vendor-to-vendor hops to check, found {hops}");
 }
+
+/// `T0` (2026-02-02 10:40 China time) as a calendar range `days` long starting `offset` days later.
+fn days(offset: i64, days: i64) -> trace::DateRange {
+    let day = |n: i64| shian_domain::time::format_datetime(T0 + n * DAY)[..10].to_string();
+    trace::DateRange::parse(&day(offset), &day(offset + days - 1)).expect("a range")
+}
+
+#[test]
+fn a_date_range_covers_whole_china_days() {
+    let r = days(0, 1);
+    assert_eq!(r.to_string(), "2026-02-02..2026-02-02");
+    let (from, to) = r.seconds();
+    assert_eq!((from, to), (1_769_961_600, 1_769_961_600 + DAY - 1), "midnight to midnight, UTC+8");
+    assert!(from <= T0 && T0 <= to);
+    assert!(trace::DateRange::parse("2026-02-03", "2026-02-02").is_none(), "from after to");
+}
+
+#[test]
+fn forward_from_a_producer_and_dates_reaches_the_lots_received_in_the_range() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.receive_from_producer("X", "LX", 50.0, T0 + 5 * DAY);
+    // A receipt from another supplier that carries P1's certificate counts too.
+    let cert = Value::Int(c.id(Kind::OriginCertificate, "C1"));
+    let celery = c.celery;
+    c.receipt("R", Some("LR"), 7.0, T0 + HOUR, celery, &[("supplier_kind", text("other")), ("certificate", cert)]);
+    c.sale("W", Some("L1"), 30.0, T0 + HOUR, ("supermarket", Some("S1")));
+    c.sale("X", Some("LX"), 10.0, T0 + 5 * DAY + HOUR, ("restaurant", Some("R1")));
+    c.sale("R", Some("LR"), 7.0, T0 + 2 * HOUR, ("canteen", Some("K1")));
+
+    let start = |range| Start::Producer { code: "P1".into(), range };
+    let fwd = c.forward(start(days(0, 2)), confirmed());
+    assert_eq!(fwd.roots.len(), 1);
+    assert_eq!((fwd.roots[0].party.kind.as_str(), fwd.roots[0].party.code.as_deref()), ("producer", Some("P1")));
+    assert_eq!(below(&fwd), ["canteen:K1", "supermarket:S1", "vendor:R/LR", "vendor:W/L1"]);
+    assert_eq!(below(&c.forward(start(days(5, 1)), confirmed())), ["restaurant:R1", "vendor:X/LX"]);
+    assert!(below(&c.forward(start(days(10, 3)), confirmed())).is_empty(), "nothing received then");
+
+    let unknown = trace::forward(&c.s, &Start::Producer { code: "NOPE".into(), range: days(0, 1) }, &confirmed());
+    assert!(matches!(unknown, Err(trace::TraceError::Unknown { .. })), "{unknown:?}");
+    let back = trace::backward(&c.s, &start(days(0, 1)), &confirmed());
+    assert!(matches!(back, Err(trace::TraceError::BackwardFromRange)), "{back:?}");
+}
+
+#[test]
+fn forward_from_a_vendor_and_variety_and_dates_keeps_that_vendors_lots_of_the_variety() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.receive_from_producer("W", "L2", 100.0, T0 + 3 * DAY);
+    c.receive_from_producer("X", "LX", 100.0, T0);
+    let cabbage = c.cabbage;
+    c.receipt("W", Some("CB"), 5.0, T0, cabbage, &[("supplier_kind", text("other"))]);
+    c.sale("W", Some("L1"), 30.0, T0 + HOUR, ("supermarket", Some("S1")));
+    c.sale("W", Some("L2"), 30.0, T0 + 3 * DAY + HOUR, ("restaurant", Some("R1")));
+    c.sale("X", Some("LX"), 30.0, T0 + HOUR, ("canteen", Some("E1")));
+
+    let start = |range| Start::VendorVariety { vendor: "W".into(), variety: "010101".into(), range };
+    let fwd = c.forward(start(days(0, 1)), confirmed());
+    let roots: Vec<_> = fwd.roots.iter().map(|r| r.lot.clone().unwrap_or_default()).collect();
+    assert_eq!(roots, ["L1"], "only W's celery received on the day, not its cabbage nor X's celery");
+    assert_eq!(below(&fwd), ["supermarket:S1"]);
+    let both = c.forward(start(days(0, 4)), confirmed());
+    assert_eq!(both.roots.len(), 2);
+    assert_eq!(below(&both), ["restaurant:R1", "supermarket:S1"]);
+    let bad = trace::forward(
+        &c.s,
+        &Start::VendorVariety { vendor: "W".into(), variety: "999999".into(), range: days(0, 1) },
+        &confirmed(),
+    );
+    assert!(matches!(bad, Err(trace::TraceError::Unknown { en: "variety", .. })), "{bad:?}");
+}
+
+#[test]
+fn forward_from_a_sale_follows_the_buyer_vendors_lot_or_ends_at_the_buyer() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    let first = c.sale("W", Some("L1"), 20.0, T0 + HOUR, ("vendor", Some("R")));
+    let second = c.sale("W", Some("L1"), 20.0, T0 + 2 * HOUR, ("vendor", Some("R")));
+    c.receive_from_vendor("R", "L2", "W", Some("L1"), T0 + 90 * 60);
+    c.receive_from_vendor("R", "L3", "W", Some("L1"), T0 + 3 * HOUR);
+    c.sale("R", Some("L2"), 5.0, T0 + 4 * HOUR, ("canteen", Some("K1")));
+    c.sale("R", Some("L3"), 5.0, T0 + 4 * HOUR, ("restaurant", Some("R1")));
+    let leaf = c.sale("W", Some("L1"), 10.0, T0 + HOUR, ("supermarket", Some("S1")));
+
+    let fwd = c.forward(sale_start(&first), confirmed());
+    assert_eq!(fwd.roots[0].lot.as_deref(), Some("L1"));
+    assert_eq!(below(&fwd), ["canteen:K1", "vendor:R/L2"], "the first sale to R became R's first receipt");
+    assert_eq!(below(&c.forward(sale_start(&second), confirmed())), ["restaurant:R1", "vendor:R/L3"]);
+    let to_s1 = c.forward(sale_start(&leaf), confirmed());
+    assert_eq!(below(&to_s1), ["supermarket:S1"]);
+    assert_eq!(to_s1.totals.len(), 1);
+    assert_eq!((to_s1.totals[0].kind.as_str(), to_s1.totals[0].quantity_kg), ("supermarket", 10.0));
+}
+
+#[test]
+fn forward_from_a_sale_naming_no_lot_lists_the_candidate_lots() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.receive_from_producer("W", "L0", 100.0, T0 - 10 * DAY);
+    let sale = c.sale("W", None, 10.0, T0 + DAY, ("restaurant", Some("R1")));
+    let fwd = c.forward(sale_start(&sale), TraceOptions::default());
+    assert_eq!(fwd.roots[0].lot, None);
+    assert_eq!(fwd.roots[0].candidate_lots, ["L1"], "L0 is outside the window");
+    assert_eq!(below(&fwd), ["restaurant:R1"]);
+    assert!(c.forward(sale_start(&sale), confirmed()).roots[0].candidate_lots.is_empty());
+}
+
+#[test]
+fn backward_from_a_buyers_receipts_in_a_range_reaches_each_origin() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.sale("W", Some("L1"), 20.0, T0 + HOUR, ("vendor", Some("R")));
+    c.receive_from_vendor("R", "L2", "W", Some("L1"), T0 + 2 * HOUR);
+    c.receive_from_producer("X", "LX", 50.0, T0);
+    c.sale("R", Some("L2"), 5.0, T0 + 3 * HOUR, ("canteen", Some("K1")));
+    c.sale("X", Some("LX"), 5.0, T0 + 4 * HOUR, ("canteen", Some("K1")));
+    c.sale("X", Some("LX"), 5.0, T0 + 3 * DAY, ("canteen", Some("K1")));
+    c.sale("X", Some("LX"), 5.0, T0 + 4 * HOUR, ("canteen", Some("E1")));
+
+    let start = |range| Start::Buyer { code: "K1".into(), range };
+    let back = c.back(start(days(0, 1)), confirmed());
+    let roots: Vec<_> = back.roots.iter().map(|r| r.lot.clone().unwrap_or_default()).collect();
+    assert_eq!(roots, ["L2", "LX"], "K1's two sales on the day, oldest first");
+    assert_eq!(below(&back), ["producer:P1", "producer:P1", "vendor:W/L1"]);
+    assert_eq!(c.back(start(days(0, 4)), confirmed()).roots.len(), 3);
+    assert!(c.back(start(days(5, 1)), confirmed()).roots.is_empty());
+    let fwd = trace::forward(&c.s, &start(days(0, 1)), &confirmed());
+    assert!(matches!(fwd, Err(trace::TraceError::ForwardFromBuyer)), "{fwd:?}");
+}
+
+#[test]
+fn totals_per_region_follow_the_recipients_regions() {
+    let mut c = Chain::new();
+    let buyer =
+        [("code", text("Z1")), ("buyer_kind", text("supermarket")), ("name", text("Z1")), ("region", text("110101"))];
+    put(&mut c.s, Kind::Buyer, &buyer);
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    c.sale("W", Some("L1"), 30.0, T0 + HOUR, ("supermarket", Some("S1")));
+    c.sale("W", Some("L1"), 20.0, T0 + HOUR, ("canteen", Some("K1")));
+    c.sale("W", Some("L1"), 40.0, T0 + HOUR, ("supermarket", Some("Z1")));
+    c.sale("W", Some("L1"), 4.0, T0 + HOUR, ("consumer", None));
+    let fwd = c.forward(Start::Lot("L1".into()), confirmed());
+    let regions: Vec<_> = fwd
+        .regions
+        .iter()
+        .map(|r| (r.region.as_str(), r.recipients, r.records, r.quantity_kg, r.school_canteens))
+        .collect();
+    // Markets, and so consumers buying at W, are in 130102 like S1 and K1; Z1 is in 110101.
+    assert_eq!(regions, [("110101", 1, 1, 40.0, 0), ("130102", 3, 3, 54.0, 1)]);
+    let json = serde_json::to_value(&fwd).unwrap();
+    assert_eq!(json["regions"][0]["region"], "110101");
+}

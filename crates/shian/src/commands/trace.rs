@@ -1,5 +1,6 @@
 //! `shian trace back REF` and `shian trace forward REF`: a lot's path back to its origin, or its
-//! recipients forward, as an indented tree (Chinese by default) or JSON.
+//! recipients forward, as an indented tree (Chinese by default) or JSON. Besides a reference, a
+//! trace starts from a producer, a vendor + variety or (backward) a buyer with `--from/--to` dates.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,16 +9,18 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use shian_domain::Lang;
 use shian_services::balance::{BalanceOptions, BalanceReport, mass_balance};
-use shian_services::trace::{self, Direction, Link, Node, Start, Total, TraceOptions, TraceTree};
+use shian_services::trace::{
+    self, DateRange, Direction, Link, Node, RegionTotal, Start, Total, TraceOptions, TraceTree,
+};
 use shian_services::trace_export;
 use shian_store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum TraceCommand {
     /// Trace back to origin certificates and producers (逆向追溯：来源).
-    Back(TraceArgs),
+    Back(Box<TraceArgs>),
     /// Trace forward to every recipient: the recall scope (正向追踪：去向).
-    Forward(TraceArgs),
+    Forward(Box<TraceArgs>),
     /// Mass balance per lot (物料平衡): lots that sold more than they received, per vendor and
     /// market.
     Balance(BalanceArgs),
@@ -56,6 +59,30 @@ pub struct TraceArgs {
     /// A sample number (抽样单编号).
     #[arg(long, conflicts_with = "reference")]
     pub sample: Option<String>,
+    /// Forward: a producer's code (生产者编码) — the goods vendors received from it, or with its
+    /// certificates, from --from to --to.
+    #[arg(long, value_name = "CODE", requires_all = ["from", "to"],
+          conflicts_with_all = ["reference", "lot", "certificate", "sale", "test", "sample", "vendor", "buyer"])]
+    pub producer: Option<String>,
+    /// Forward: a vendor's code (销售者编码), with --variety: its lots of the variety received from
+    /// --from to --to.
+    #[arg(long, value_name = "CODE", requires_all = ["variety", "from", "to"],
+          conflicts_with_all = ["reference", "lot", "certificate", "sale", "test", "sample", "buyer"])]
+    pub vendor: Option<String>,
+    /// A variety code (品种编码), with --vendor.
+    #[arg(long, value_name = "CODE", requires = "vendor")]
+    pub variety: Option<String>,
+    /// Back: a downstream buyer's code (下游单位编码: supermarket store, restaurant, canteen) — the
+    /// sales to it from --from to --to, back to their origin.
+    #[arg(long, value_name = "CODE", requires_all = ["from", "to"],
+          conflicts_with_all = ["reference", "lot", "certificate", "sale", "test", "sample"])]
+    pub buyer: Option<String>,
+    /// First day (YYYY-MM-DD, China time, included) for --producer, --vendor or --buyer.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Last day (YYYY-MM-DD, China time, included) for --producer, --vendor or --buyer.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -76,8 +103,8 @@ pub struct TraceArgs {
 
 pub fn run(store: &dyn Store, cmd: &TraceCommand, lang: Lang) -> Result<ExitCode> {
     let (args, back) = match cmd {
-        TraceCommand::Back(a) => (a, true),
-        TraceCommand::Forward(a) => (a, false),
+        TraceCommand::Back(a) => (a.as_ref(), true),
+        TraceCommand::Forward(a) => (a.as_ref(), false),
         TraceCommand::Balance(a) => return balance(store, a, lang),
     };
     if back && args.recall_xlsx.is_some() {
@@ -139,6 +166,32 @@ fn start(store: &dyn Store, a: &TraceArgs, lang: Lang) -> Result<Start> {
             Lang::En => format!("a sale is SOURCE,EXT_ID: {s}"),
         })),
     };
+    let range = || -> Result<DateRange> {
+        let (from, to) = (a.from.as_deref().unwrap_or_default(), a.to.as_deref().unwrap_or_default());
+        DateRange::parse(from, to).ok_or_else(|| {
+            anyhow!(match lang {
+                Lang::Zh =>
+                    format!("日期范围应写作 --from YYYY-MM-DD --to YYYY-MM-DD，且起日不晚于止日：{from} 至 {to}"),
+                Lang::En =>
+                    format!("a date range is --from YYYY-MM-DD --to YYYY-MM-DD, from not after to: {from} to {to}"),
+            })
+        })
+    };
+    if let Some(code) = &a.producer {
+        return Ok(Start::Producer { code: code.clone(), range: range()? });
+    }
+    if let (Some(vendor), Some(variety)) = (&a.vendor, &a.variety) {
+        return Ok(Start::VendorVariety { vendor: vendor.clone(), variety: variety.clone(), range: range()? });
+    }
+    if let Some(code) = &a.buyer {
+        return Ok(Start::Buyer { code: code.clone(), range: range()? });
+    }
+    if a.from.is_some() || a.to.is_some() {
+        return Err(anyhow!(match lang {
+            Lang::Zh => "--from/--to 须与 --producer、--vendor --variety 或 --buyer 同用",
+            Lang::En => "--from/--to go with --producer, --vendor --variety or --buyer",
+        }));
+    }
     Ok(match (&a.reference, &a.lot, &a.certificate, &a.sale, &a.test, &a.sample) {
         (_, Some(l), ..) => Start::Lot(l.clone()),
         (_, _, Some(c), ..) => Start::Certificate(c.clone()),
@@ -148,8 +201,13 @@ fn start(store: &dyn Store, a: &TraceArgs, lang: Lang) -> Result<Start> {
         (Some(r), ..) => Start::detect(store, r).map_err(|e| anyhow!(e.describe(lang)))?,
         _ => {
             return Err(anyhow!(match lang {
-                Lang::Zh => "请给出追溯起点：批次追溯码、合格证、销货记录、快检或抽样单",
-                Lang::En => "give a starting point: a lot code, certificate, sale, test or sample",
+                Lang::Zh => {
+                    "请给出追溯起点：批次追溯码、合格证、销货记录、快检、抽样单，或 --producer、--vendor --variety、--buyer 加日期范围"
+                }
+                Lang::En => {
+                    "give a starting point: a lot code, certificate, sale, test or sample, or --producer, --vendor \
+                     --variety or --buyer with dates"
+                }
             }));
         }
     })
@@ -165,14 +223,31 @@ pub fn render(tree: &TraceTree, lang: Lang) -> String {
         (Direction::Forward, false) => "Forward trace (recipients)",
     };
     let mut out = format!("{title}: {}\n", tree.start);
+    if tree.roots.is_empty() {
+        out += if zh { "（范围内没有记录）\n" } else { "(no records in the range)\n" };
+    }
     for root in &tree.roots {
         out += &format!("{}\n", line(root, tree.direction, lang));
+        if !root.candidate_lots.is_empty() {
+            let lots = root.candidate_lots.join(", ");
+            out += &if zh {
+                format!("   （未注明批次；候选批次（推断，先进先出）：{lots}）\n")
+            } else {
+                format!("   (no lot named; candidate lots, inferred first in first out: {lots})\n")
+            };
+        }
         children(&mut out, root, "", tree.direction, lang);
     }
     if !tree.totals.is_empty() {
         out += if zh { "\n合计（按去向类型）:\n" } else { "\nTotals by kind of recipient:\n" };
         for t in &tree.totals {
             out += &format!("  {}\n", total(t, lang));
+        }
+    }
+    if !tree.regions.is_empty() {
+        out += if zh { "\n合计（按去向地区）:\n" } else { "\nTotals by region of recipient:\n" };
+        for t in &tree.regions {
+            out += &format!("  {}\n", region_total(t, lang));
         }
     }
     if tree.truncated {
@@ -357,6 +432,36 @@ fn total(t: &Total, lang: Lang) -> String {
         ),
         Lang::En => format!(
             "{label}: {} recipients, {} records ({} inferred), {} kg{school}",
+            t.recipients,
+            t.records,
+            t.inferred_records,
+            fmt_qty(t.quantity_kg)
+        ),
+    }
+}
+
+fn region_total(t: &RegionTotal, lang: Lang) -> String {
+    let region = match (t.region.is_empty(), lang) {
+        (true, Lang::Zh) => "地区不详".to_string(),
+        (true, Lang::En) => "region unknown".to_string(),
+        (false, Lang::Zh) => format!("地区 {}", t.region),
+        (false, Lang::En) => format!("region {}", t.region),
+    };
+    let school = match (t.school_canteens > 0, lang) {
+        (true, Lang::Zh) => format!("，其中学校/幼儿园食堂 {} 家", t.school_canteens),
+        (true, Lang::En) => format!(", {} of them school or kindergarten canteens", t.school_canteens),
+        _ => String::new(),
+    };
+    match lang {
+        Lang::Zh => format!(
+            "{region}：{} 个去向，{} 笔（推断 {} 笔），{} kg{school}",
+            t.recipients,
+            t.records,
+            t.inferred_records,
+            fmt_qty(t.quantity_kg)
+        ),
+        Lang::En => format!(
+            "{region}: {} recipients, {} records ({} inferred), {} kg{school}",
             t.recipients,
             t.records,
             t.inferred_records,

@@ -65,3 +65,43 @@ fn the_simulated_province_keeps_mass_balance_on_every_lot() {
     assert!(report["lots_checked"].as_u64().unwrap() > 1_000, "{report}");
     assert_eq!(report["violations"].as_array().map(Vec::len), Some(0), "{report}");
 }
+
+#[test]
+fn new_starting_points_with_dates_trace_a_producer_forward_and_a_buyer_back() {
+    // A producer's first receipt day: its goods that day reach recipients, totalled by region.
+    let p = first(
+        "SELECT p.code, date(i.received_at + 28800, 'unixepoch') FROM inbound i JOIN producers p ON p.id = i.supplier_id
+         WHERE i.supplier_kind = 'producer' AND EXISTS (SELECT 1 FROM outbound o WHERE o.vendor_id = i.vendor_id
+         AND o.lot_code = i.lot_code) ORDER BY i.id LIMIT 1",
+    );
+    let fwd = fixture().run(&["trace", "forward", "--producer", &p[0], "--from", &p[1], "--to", &p[1]]);
+    fwd.ok();
+    assert!(fwd.stdout.contains("正向追踪") && fwd.stdout.contains(&format!("生产者 {}", p[0])), "{}", fwd.stdout);
+    assert!(fwd.stdout.contains("合计（按去向类型）") && fwd.stdout.contains("合计（按去向地区）"), "{}", fwd.stdout);
+    let json = fixture().run(&["trace", "forward", "--producer", &p[0], "--from", &p[1], "--to", &p[1], "--json"]);
+    json.ok();
+    let tree: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert!(!tree["roots"][0]["children"].as_array().unwrap().is_empty(), "{tree}");
+    assert!(!tree["regions"].as_array().unwrap().is_empty(), "{tree}");
+
+    // A canteen's purchases on one day, back to their origin.
+    let b = first(
+        "SELECT b.code, date(o.sold_at + 28800, 'unixepoch'), CAST(COUNT(*) AS TEXT) FROM outbound o JOIN buyers b ON b.id = o.buyer_id
+         WHERE o.buyer_kind = 'canteen'
+         GROUP BY b.code, date(o.sold_at + 28800, 'unixepoch') ORDER BY MIN(o.id) LIMIT 1",
+    );
+    let back = fixture().run_en(&["trace", "back", "--buyer", &b[0], "--from", &b[1], "--to", &b[1], "--json"]);
+    back.ok();
+    let tree: serde_json::Value = serde_json::from_str(&back.stdout).expect("JSON");
+    assert_eq!(tree["direction"], "backward");
+    let roots = tree["roots"].as_array().unwrap();
+    assert_eq!(roots.len().to_string(), b[2], "one root per sale to the canteen that day: {tree}");
+    assert!(roots.iter().all(|r| r["link"]["record"] == "outbound"), "{tree}");
+
+    let wrong = fixture().run(&["trace", "forward", "--buyer", &b[0], "--from", &b[1], "--to", &b[1]]);
+    wrong.code(1);
+    assert!(wrong.stderr.contains("只能逆向追溯"), "{}", wrong.stderr);
+    let bad_date = fixture().run_en(&["trace", "forward", "--producer", &p[0], "--from", "2026-13-01", "--to", &p[1]]);
+    bad_date.code(1);
+    assert!(bad_date.stderr.contains("date range"), "{}", bad_date.stderr);
+}
