@@ -38,6 +38,7 @@ pub(crate) struct Lot {
     pub(crate) origin: usize,
 }
 
+#[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) orders: u64,
     pub(crate) certificates: u64,
@@ -185,19 +186,7 @@ fn trade(
         acc += w;
         cumulative.push(acc / total);
     }
-    let mut c = Counters {
-        orders: 0,
-        certificates: 0,
-        quarantine: 0,
-        inbound: 0,
-        outbound: 0,
-        lots: 0,
-        rapid: 0,
-        samples: 0,
-        complaints: 0,
-        inspections: 0,
-        cases: 0,
-    };
+    let mut c = Counters::default();
     let wholesale = VendorPool::new(world, true);
     let retail = VendorPool::new(world, false);
     let mut carry: Vec<Lot> = Vec::new();
