@@ -5,6 +5,7 @@
 //! exported are described once, in [`kind`], so that storage, import, export and the written data
 //! standard all follow one definition.
 
+pub mod access;
 pub mod catalogue;
 pub mod field;
 pub mod ids;

@@ -12,6 +12,7 @@
 //! Error policy: each module has its own `thiserror` enum; problems with one row are not errors but
 //! [`import::RowError`]s, reported and skipped while the good rows go on.
 
+pub mod accounts;
 pub mod balance;
 pub mod export;
 pub mod import;

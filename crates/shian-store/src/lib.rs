@@ -6,7 +6,9 @@
 //! kinds of `shian_domain::kind` ([`sql`]), so a new backend writes only what its dialect changes.
 //! [`contract`] is the behaviour every backend must show; each backend's tests run it.
 
+pub mod accounts;
 pub mod contract;
+pub mod query;
 pub mod sql;
 pub mod sqlite;
 
@@ -152,7 +154,7 @@ pub struct LotFlow {
 }
 
 /// The storage contract. Rows are in the field order of the kind's definition.
-pub trait Store {
+pub trait Store: accounts::Accounts + query::Queries + Send {
     /// Name of the backend (`sqlite`).
     fn backend(&self) -> &'static str;
 

@@ -12,6 +12,9 @@ use crate::{
     StoreError, TestedLot,
 };
 
+mod accounts;
+mod query;
+
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }

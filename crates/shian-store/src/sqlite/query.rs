@@ -1,0 +1,132 @@
+//! [`Queries`] on SQLite.
+
+use rusqlite::{OptionalExtension, params_from_iter};
+use shian_domain::access::Scope;
+use shian_domain::field::FieldType;
+use shian_domain::{Kind, Value};
+
+use super::{Param, SqliteStore, from_sql};
+use crate::Result;
+use crate::query::{self, Filter, ListQuery, Listed, MarketMonth, Queries};
+use crate::sql::q;
+
+/// The conditions of a list and the values they bind.
+fn conditions(kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<(Vec<String>, Vec<Value>)> {
+    let def = kind.def();
+    let mut conds = vec![query::scope_condition(kind, scope, "t")];
+    let mut binds = Vec::new();
+    let column = |field: &str| {
+        query::filter_column(def, field)
+            .ok_or_else(|| crate::StoreError::Invalid(format!("{} cannot be filtered by {field}", def.name)))
+    };
+    for f in filters {
+        match f {
+            Filter::Eq(field, v) => {
+                conds.push(format!("{} = ?", column(field)?));
+                binds.push(v.clone());
+            }
+            Filter::From(field, v) => {
+                conds.push(format!("{} >= ?", column(field)?));
+                binds.push(v.clone());
+            }
+            Filter::To(field, v) => {
+                conds.push(format!("{} <= ?", column(field)?));
+                binds.push(v.clone());
+            }
+            Filter::Search(text) => {
+                let (cond, n) = query::search_condition(def);
+                conds.push(cond);
+                binds.extend(std::iter::repeat_n(Value::Text(text.clone()), n));
+            }
+            Filter::InRegion(prefix) => {
+                let within = Scope::Region(format!("{prefix:0<6}"));
+                conds.push(query::scope_condition(kind, &within, "t"));
+            }
+        }
+    }
+    Ok((conds, binds))
+}
+
+/// A row of [`query::select_listed`].
+fn listed(n: usize, r: &rusqlite::Row) -> rusqlite::Result<Listed> {
+    let values = (0..n).map(|i| r.get_ref(1 + i).map(from_sql)).collect::<rusqlite::Result<Vec<_>>>()?;
+    let labels = (0..n)
+        .map(|i| r.get::<_, Option<String>>(1 + n + i))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Listed { id: r.get(0)?, values, labels })
+}
+
+impl Queries for SqliteStore {
+    fn list(&self, kind: Kind, lq: &ListQuery) -> Result<Vec<Listed>> {
+        let def = kind.def();
+        let (select, joins) = query::select_listed(def);
+        let (mut conds, mut binds) = conditions(kind, lq.scope, &lq.filters)?;
+        if let Some(before) = lq.before {
+            conds.push("t.\"id\" < ?".into());
+            binds.push(Value::Int(before));
+        }
+        let sql = format!(
+            "SELECT {select} FROM {} t {joins} WHERE {} ORDER BY t.\"id\" DESC LIMIT {}",
+            q(def.table),
+            conds.join(" AND "),
+            lq.limit.min(1000)
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let n = def.fields.len();
+        let rows = stmt.query_map(params_from_iter(binds.iter().map(Param)), |r| listed(n, r))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn get(&self, kind: Kind, id: i64, scope: &Scope) -> Result<Option<Listed>> {
+        let def = kind.def();
+        let (select, joins) = query::select_listed(def);
+        let cond = query::scope_condition(kind, scope, "t");
+        let sql = format!("SELECT {select} FROM {} t {joins} WHERE t.\"id\" = ? AND {cond}", q(def.table));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        Ok(stmt.query_row([id], |r| listed(def.fields.len(), r)).optional()?)
+    }
+
+    fn count_in(&self, kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<u64> {
+        let def = kind.def();
+        let (conds, binds) = conditions(kind, scope, filters)?;
+        let needs_joins = filters.iter().any(|f| !matches!(f, Filter::InRegion(_)));
+        let joins = if needs_joins { query::select_listed(def).1 } else { String::new() };
+        let sql = format!("SELECT count(*) FROM {} t {joins} WHERE {}", q(def.table), conds.join(" AND "));
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        Ok(stmt.query_row(params_from_iter(binds.iter().map(Param)), |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn market_months(&self, kind: Kind) -> Result<Vec<MarketMonth>> {
+        let def = kind.def();
+        let (Some(market), Some(time)) = (query::market_of(kind), query::time_field(kind)) else {
+            return Ok(Vec::new());
+        };
+        let col = format!("t.{}", q(time));
+        let month = match def.field(time).map(|(_, f)| f.ty) {
+            Some(FieldType::DateTime) => format!("strftime('%Y-%m', {col} + 28800, 'unixepoch')"),
+            _ => format!("substr({col}, 1, 7)"),
+        };
+        let failed = match kind {
+            Kind::RapidTest => "sum(t.verdict = 'fail')".to_string(),
+            Kind::Sample => {
+                "sum(EXISTS (SELECT 1 FROM sample_items i WHERE i.sample_id = t.id AND i.verdict = 'fail'))".into()
+            }
+            _ => "0".into(),
+        };
+        let sql = format!(
+            "SELECT {market} AS m, {month} AS mo, count(*), {failed} FROM {} t WHERE {market} IS NOT NULL \
+             GROUP BY m, mo ORDER BY m, mo",
+            q(def.table)
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(MarketMonth {
+                market: r.get(0)?,
+                month: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                count: r.get::<_, i64>(2)? as u64,
+                failed: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
