@@ -26,6 +26,11 @@ pub enum Filter {
     Search(String),
     /// The record's market (directly or through its vendor) lies in a region: a code prefix.
     InRegion(String),
+    /// A reference field holds the record with this id.
+    RefId(&'static str, i64),
+    /// A polymorphic reference (e.g. an outbound sale's buyer) holds the record of this kind
+    /// (the choice code, e.g. `vendor`) with this id.
+    PolyRefId(&'static str, &'static str, i64),
 }
 
 /// A page request.

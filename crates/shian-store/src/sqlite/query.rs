@@ -38,6 +38,17 @@ fn conditions(kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<(Vec<Stri
                 conds.push(cond);
                 binds.extend(std::iter::repeat_n(Value::Text(text.clone()), n));
             }
+            Filter::RefId(field, id) | Filter::PolyRefId(field, _, id) => {
+                let (_, fd) = def
+                    .field(field)
+                    .ok_or_else(|| crate::StoreError::Invalid(format!("{} has no field {field}", def.name)))?;
+                conds.push(format!("t.{} = ?", q(&fd.column())));
+                binds.push(Value::Int(*id));
+                if let (Filter::PolyRefId(_, choice, _), FieldType::PolyRef { kind_field }) = (f, fd.ty) {
+                    conds.push(format!("t.{} = ?", q(kind_field)));
+                    binds.push(Value::Text(choice.to_string()));
+                }
+            }
             Filter::InRegion(prefix) => {
                 let within = Scope::Region(format!("{prefix:0<6}"));
                 conds.push(query::scope_condition(kind, &within, "t"));
@@ -89,7 +100,7 @@ impl Queries for SqliteStore {
     fn count_in(&self, kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<u64> {
         let def = kind.def();
         let (conds, binds) = conditions(kind, scope, filters)?;
-        let needs_joins = filters.iter().any(|f| !matches!(f, Filter::InRegion(_)));
+        let needs_joins = filters.iter().any(|f| matches!(f, Filter::Eq(..) | Filter::From(..) | Filter::To(..) | Filter::Search(_)));
         let joins = if needs_joins { query::select_listed(def).1 } else { String::new() };
         let sql = format!("SELECT count(*) FROM {} t {joins} WHERE {}", q(def.table), conds.join(" AND "));
         let mut stmt = self.conn.prepare_cached(&sql)?;
