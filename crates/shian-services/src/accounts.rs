@@ -228,7 +228,7 @@ pub fn principal(store: &dyn Store, u: &UserRecord) -> Result<Principal> {
         .ok_or_else(|| AccountError::refused(format!("未知角色 {}", u.role), format!("unknown role {}", u.role)))?;
     let (scope, label) = match (&u.scope_region, u.scope_market, u.scope_enterprise) {
         (Some(r), _, _) => (Scope::Region(r.clone()), region_label(r)),
-        (_, Some(m), _) => (Scope::Market(m), store.party(Kind::Market, m)?.map(|p| p.name).unwrap_or_default()),
+        (_, Some(m), _) => (Scope::Market(m), record_name(store, Kind::Market, m)?),
         (_, _, Some(e)) => (Scope::Enterprise(e), store.party(Kind::Buyer, e)?.map(|p| p.name).unwrap_or_default()),
         _ => (Scope::All, "河北省".to_string()),
     };
@@ -240,6 +240,13 @@ pub fn principal(store: &dyn Store, u: &UserRecord) -> Result<Principal> {
         scope,
         scope_label: label,
     })
+}
+
+/// The `name` of a record (markets, buyers), empty if it has none.
+fn record_name(store: &dyn Store, kind: Kind, id: i64) -> Result<String> {
+    let Some(row) = store.get(kind, id, &Scope::All)? else { return Ok(String::new()) };
+    let name = kind.def().field("name").and_then(|(i, _)| row.values[i].as_text().map(str::to_string));
+    Ok(name.unwrap_or_default())
 }
 
 /// "石家庄市长安区" for a county, "石家庄市" for a city.
