@@ -1,0 +1,7 @@
+//! Integration tests of the web platform, in process through the real router.
+//!
+//! One small province is simulated once per test process ([`support::fixture`]); each test gets
+//! its own copy of it ([`support::TestApp`]), with one user per role.
+
+mod api;
+mod support;
