@@ -7,9 +7,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -71,11 +71,7 @@ impl Principal {
         if self.role.upstream_only() {
             return matches!(
                 kind,
-                Kind::Region
-                    | Kind::Variety
-                    | Kind::Producer
-                    | Kind::OriginCertificate
-                    | Kind::QuarantineCertificate
+                Kind::Region | Kind::Variety | Kind::Producer | Kind::OriginCertificate | Kind::QuarantineCertificate
             );
         }
         true
@@ -193,9 +189,8 @@ fn resolve_scope(store: &dyn Store, role: Role, scope: Option<&str>) -> Result<S
             format!("role {} needs a scope", role.code()),
         )
     };
-    let unknown = |what: &str, code: &str| {
-        AccountError::refused(format!("找不到{what}“{code}”"), format!("no {what} {code:?}"))
-    };
+    let unknown =
+        |what: &str, code: &str| AccountError::refused(format!("找不到{what}“{code}”"), format!("no {what} {code:?}"));
     match need {
         ScopeKind::Province => Ok((None, None, None)),
         ScopeKind::City | ScopeKind::Region => {
@@ -381,9 +376,9 @@ pub fn token_principal(store: &dyn Store, token: &str) -> Result<Option<Principa
 }
 
 fn find_user(store: &dyn Store, username: &str) -> Result<UserRecord> {
-    store.user_by_name(username)?.ok_or_else(|| {
-        AccountError::refused(format!("找不到用户“{username}”"), format!("no user {username:?}"))
-    })
+    store
+        .user_by_name(username)?
+        .ok_or_else(|| AccountError::refused(format!("找不到用户“{username}”"), format!("no user {username:?}")))
 }
 
 /// Disables (or re-enables) an account; a disabled account's sessions end at once.

@@ -273,7 +273,7 @@ mod tests {
     fn every_kind_has_a_scope_condition_for_every_scope() {
         for kind in Kind::ALL {
             for scope in [Scope::All, Scope::Region("130102".into()), Scope::Market(3), Scope::Enterprise(9)] {
-                let cond = scope_condition(*kind, &scope, "t");
+                let cond = scope_condition(kind, &scope, "t");
                 assert!(!cond.is_empty());
             }
         }

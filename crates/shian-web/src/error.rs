@@ -23,7 +23,12 @@ impl AppError {
     }
 
     pub fn not_found() -> AppError {
-        AppError::new(StatusCode::NOT_FOUND, "not_found", "找不到该记录，或不在您的管辖范围内", "not found, or outside your scope")
+        AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "找不到该记录，或不在您的管辖范围内",
+            "not found, or outside your scope",
+        )
     }
 
     pub fn forbidden() -> AppError {
@@ -39,7 +44,12 @@ impl AppError {
     }
 
     pub fn csrf() -> AppError {
-        AppError::new(StatusCode::FORBIDDEN, "csrf", "表单已过期，请刷新页面后重试", "the form expired: reload the page and try again")
+        AppError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "表单已过期，请刷新页面后重试",
+            "the form expired: reload the page and try again",
+        )
     }
 
     /// An unexpected failure: logged here, shown to the reader only as an internal error.

@@ -208,7 +208,10 @@ fn compute_figures(store: &dyn Store, g: &Global, scope: &Scope) -> Result<Figur
     }
     points.sort_by(|a, b| a.0.code.cmp(&b.0.code));
     let buyers = |kinds: &[&str]| -> Result<u64, AppError> {
-        kinds.iter().map(|k| count(store, Kind::Buyer, scope, &[Filter::Eq("buyer_kind", Value::Text(k.to_string()))])).sum()
+        kinds
+            .iter()
+            .map(|k| count(store, Kind::Buyer, scope, &[Filter::Eq("buyer_kind", Value::Text(k.to_string()))]))
+            .sum()
     };
     let (inbound, outbound) = (sum(Kind::Inbound).0, sum(Kind::Outbound).0);
     Ok(Figures {

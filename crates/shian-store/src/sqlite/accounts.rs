@@ -98,9 +98,9 @@ impl Accounts for SqliteStore {
     }
 
     fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id_hash, user_id, csrf, created_at, last_seen, lang FROM sessions WHERE id_hash = ?")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id_hash, user_id, csrf, created_at, last_seen, lang FROM sessions WHERE id_hash = ?",
+        )?;
         Ok(stmt
             .query_row([id_hash], |r| {
                 Ok(SessionRecord {

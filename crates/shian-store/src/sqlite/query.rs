@@ -61,9 +61,7 @@ fn conditions(kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<(Vec<Stri
 /// A row of [`query::select_listed`].
 fn listed(n: usize, r: &rusqlite::Row) -> rusqlite::Result<Listed> {
     let values = (0..n).map(|i| r.get_ref(1 + i).map(from_sql)).collect::<rusqlite::Result<Vec<_>>>()?;
-    let labels = (0..n)
-        .map(|i| r.get::<_, Option<String>>(1 + n + i))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let labels = (0..n).map(|i| r.get::<_, Option<String>>(1 + n + i)).collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Listed { id: r.get(0)?, values, labels })
 }
 
@@ -100,7 +98,8 @@ impl Queries for SqliteStore {
     fn count_in(&self, kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<u64> {
         let def = kind.def();
         let (conds, binds) = conditions(kind, scope, filters)?;
-        let needs_joins = filters.iter().any(|f| matches!(f, Filter::Eq(..) | Filter::From(..) | Filter::To(..) | Filter::Search(_)));
+        let needs_joins =
+            filters.iter().any(|f| matches!(f, Filter::Eq(..) | Filter::From(..) | Filter::To(..) | Filter::Search(_)));
         let joins = if needs_joins { query::select_listed(def).1 } else { String::new() };
         let sql = format!("SELECT count(*) FROM {} t {joins} WHERE {}", q(def.table), conds.join(" AND "));
         let mut stmt = self.conn.prepare_cached(&sql)?;

@@ -58,7 +58,7 @@ fn grouped(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -76,7 +76,13 @@ fn figure_views(f: &Figures, ctx: &Ctx) -> Vec<FigureView> {
         ("rapid_tests", "快速检测", "Rapid tests", f.rapid_tests, "/records/rapid_test"),
         ("samples", "监督抽检", "Official samples", f.samples, "/records/sample"),
         ("supermarkets", "超市门店", "Supermarket stores", f.supermarkets, "/records/buyer?buyer_kind=supermarket"),
-        ("restaurants_canteens", "餐馆与食堂", "Restaurants and canteens", f.restaurants_canteens, "/records/buyer?buyer_kind=canteen"),
+        (
+            "restaurants_canteens",
+            "餐馆与食堂",
+            "Restaurants and canteens",
+            f.restaurants_canteens,
+            "/records/buyer?buyer_kind=canteen",
+        ),
         ("producers", "生产者", "Producers", f.producers, "/records/producer"),
     ];
     items
@@ -152,12 +158,8 @@ fn failures(store: &dyn Store, scope: &Scope, from: i64, to: i64, lang: Lang) ->
         });
     }
     let day = |t: i64| shian_domain::time::format_datetime(t).chars().take(10).collect::<String>();
-    let lq = ListQuery {
-        scope,
-        filters: vec![Filter::Eq("verdict", Value::Text("fail".into()))],
-        before: None,
-        limit: 200,
-    };
+    let lq =
+        ListQuery { scope, filters: vec![Filter::Eq("verdict", Value::Text("fail".into()))], before: None, limit: 200 };
     let (from_day, to_day) = (day(from), day(to));
     for item in store.list(Kind::SampleItem, &lq)? {
         let sample_no = item.values[field(Kind::SampleItem, "sample")].as_text().unwrap_or_default().to_string();

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use shian_domain::access::Scope;
 use shian_domain::field::FieldType;
+use shian_domain::region::Level;
 use shian_domain::{Kind, Lang, Value};
 use shian_services::accounts::Principal;
 use shian_store::query::{Filter, ListQuery};
@@ -24,8 +26,15 @@ const PAGE: usize = 50;
 
 /// Tabs of the archive groups.
 const SUBJECTS: [Kind; 4] = [Kind::Market, Kind::Vendor, Kind::Producer, Kind::Buyer];
-const SUPERVISION: [Kind; 7] =
-    [Kind::RapidTest, Kind::Sample, Kind::Inspection, Kind::Complaint, Kind::Case, Kind::RoutineRecord, Kind::OriginCertificate];
+const SUPERVISION: [Kind; 7] = [
+    Kind::RapidTest,
+    Kind::Sample,
+    Kind::Inspection,
+    Kind::Complaint,
+    Kind::Case,
+    Kind::RoutineRecord,
+    Kind::OriginCertificate,
+];
 
 /// A kind named in a URL that the user may see.
 pub fn visible_kind(user: &Principal, name: &str) -> Result<Kind, AppError> {
@@ -70,6 +79,32 @@ fn tabs(kind: Kind, user: &Principal, lang: Lang) -> Vec<(String, String, bool)>
         .collect()
 }
 
+/// The divisions one level below the user's scope (the cities of the province, the counties of a
+/// city), for a region filter; none for a county or a market.
+fn region_select(kind: Kind, user: &Principal, params: &HashMap<String, String>, lang: Lang) -> Option<Select> {
+    let located = shian_store::query::market_of(kind).is_some()
+        || matches!(kind, Kind::Market | Kind::Producer | Kind::Buyer | Kind::OriginCertificate);
+    let parent = match &user.scope {
+        Scope::All => "130000".to_string(),
+        Scope::Region(code) if shian_domain::region::by_code(code).is_some_and(|r| r.level == Level::Prefecture) => {
+            code.clone()
+        }
+        _ => return None,
+    };
+    if !located {
+        return None;
+    }
+    let chosen = params.get("region").map(String::as_str).unwrap_or("");
+    let options = shian_domain::region::children(&parent)
+        .map(|r| (r.code.to_string(), r.name.to_string(), r.code == chosen))
+        .collect();
+    Some(Select {
+        name: "region".into(),
+        label: if lang == Lang::En { "Region".into() } else { "行政区划".into() },
+        options,
+    })
+}
+
 /// The enum fields a list can be filtered by, as selects.
 fn selects(kind: Kind, params: &HashMap<String, String>, lang: Lang) -> Vec<Select> {
     let def = kind.def();
@@ -99,7 +134,10 @@ pub fn filters(kind: Kind, params: &HashMap<String, String>) -> Result<Vec<Filte
     for f in def.fields {
         if let (FieldType::Enum(choices), Some(v)) = (f.ty, params.get(f.name).filter(|v| !v.is_empty())) {
             if !choices.iter().any(|c| c.code == v) {
-                return Err(AppError::bad_request(format!("{}的取值“{v}”无效", f.zh), format!("invalid {}: {v:?}", f.name)));
+                return Err(AppError::bad_request(
+                    format!("{}的取值“{v}”无效", f.zh),
+                    format!("invalid {}: {v:?}", f.name),
+                ));
             }
             out.push(Filter::Eq(f.name, Value::Text(v.clone())));
         }
@@ -174,7 +212,7 @@ pub async fn list(
         title: view::kind_label(kind, lang).to_string(),
         tabs: tabs(kind, &user, lang),
         q: params.get("q").cloned().unwrap_or_default(),
-        selects: selects(kind, &params, lang),
+        selects: region_select(kind, &user, &params, lang).into_iter().chain(selects(kind, &params, lang)).collect(),
         has_dates: shian_store::query::time_field(kind).is_some(),
         from: params.get("from").cloned().unwrap_or_default(),
         to: params.get("to").cloned().unwrap_or_default(),
@@ -275,10 +313,8 @@ pub async fn record(
         .into_iter()
         .filter(|(_, _, rows)| !rows.is_empty())
         .map(|(other, field, rows)| {
-            let cols: Vec<usize> = view::list_columns(other, 7)
-                .into_iter()
-                .filter(|&c| other.def().fields[c].name != field)
-                .collect();
+            let cols: Vec<usize> =
+                view::list_columns(other, 7).into_iter().filter(|&c| other.def().fields[c].name != field).collect();
             let views: Vec<RowView> = rows.iter().map(|r| view::row_view(other, r, &cols, lang)).collect();
             Section {
                 title: view::kind_label(other, lang).to_string(),
@@ -303,8 +339,14 @@ pub async fn record(
             let key = trace_ref(kind, &row);
             key.map(|k| {
                 vec![
-                    (format!("/trace?q={}&dir=back", urlencode(&k)), ctx.t("向上追溯来源", "Trace back to origin").to_string()),
-                    (format!("/trace?q={}&dir=forward", urlencode(&k)), ctx.t("向下追踪去向", "Trace forward").to_string()),
+                    (
+                        format!("/trace?q={}&dir=back", urlencode(&k)),
+                        ctx.t("向上追溯来源", "Trace back to origin").to_string(),
+                    ),
+                    (
+                        format!("/trace?q={}&dir=forward", urlencode(&k)),
+                        ctx.t("向下追踪去向", "Trace forward").to_string(),
+                    ),
                 ]
             })
             .unwrap_or_default()

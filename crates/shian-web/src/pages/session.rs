@@ -2,11 +2,11 @@
 
 use askama::Template;
 use axum::Form;
+use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use shian_domain::Lang;
 use shian_services::accounts;
@@ -85,7 +85,12 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, headers: axum::http::HeaderMap, ctx: Ctx, Form(form): Form<CsrfForm>) -> Result<Response, AppError> {
+async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ctx: Ctx,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
     if let (Some(user), Some(c)) = (ctx.user.clone(), cookie(&headers, SESSION_COOKIE).map(str::to_string)) {
         ctx.check_csrf(&form.csrf)?;
         state.db.run(move |store| Ok(accounts::logout(store, &c, &user.username)?)).await?;

@@ -109,7 +109,10 @@ pub fn list_columns(kind: Kind, max: usize) -> Vec<usize> {
 pub fn row_view(kind: Kind, row: &Listed, cols: &[usize], lang: Lang) -> RowView {
     let mut cells: Vec<Cell> = cols.iter().map(|&i| cell(kind, row, i, lang)).collect();
     if !cells.iter().any(|c| c.href.as_deref().is_some_and(|h| h.starts_with("/record/"))) {
-        cells.insert(0, Cell { text: format!("#{}", row.id), href: Some(format!("/record/{}/{}", kind.name(), row.id)) });
+        cells.insert(
+            0,
+            Cell { text: format!("#{}", row.id), href: Some(format!("/record/{}/{}", kind.name(), row.id)) },
+        );
     }
     RowView { cells }
 }

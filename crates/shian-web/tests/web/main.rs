@@ -4,4 +4,5 @@
 //! its own copy of it ([`support::TestApp`]), with one user per role.
 
 mod api;
+mod pages;
 mod support;
