@@ -366,6 +366,14 @@ pub fn create_token(store: &mut dyn Store, username: &str, label: &str, actor: &
     Ok(token)
 }
 
+/// Revokes a user's API tokens (those with `label`, or all); returns how many.
+pub fn revoke_tokens(store: &mut dyn Store, username: &str, label: Option<&str>, actor: &str) -> Result<usize> {
+    let user = find_user(store, username)?;
+    let n = store.revoke_tokens(user.id, label)?;
+    audit(store, actor, "token.revoke", Some("user"), Some(username), None, label, None)?;
+    Ok(n)
+}
+
 /// The principal of an API token.
 pub fn token_principal(store: &dyn Store, token: &str) -> Result<Option<Principal>> {
     let Some(id) = store.token_user(&secret_hash(token))? else { return Ok(None) };

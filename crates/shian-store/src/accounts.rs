@@ -94,6 +94,9 @@ pub trait Accounts {
     fn delete_sessions_of(&mut self, user_id: i64) -> Result<()>;
 
     fn insert_token(&mut self, token_hash: &str, user_id: i64, label: &str, at: i64) -> Result<i64>;
+    /// Revokes a user's tokens with a label (every token of the user when `label` is `None`);
+    /// returns how many were revoked.
+    fn revoke_tokens(&mut self, user_id: i64, label: Option<&str>) -> Result<usize>;
     /// The user of an unrevoked token.
     fn token_user(&self, token_hash: &str) -> Result<Option<i64>>;
 

@@ -141,6 +141,13 @@ impl Accounts for SqliteStore {
         Ok(self.conn.last_insert_rowid())
     }
 
+    fn revoke_tokens(&mut self, user_id: i64, label: Option<&str>) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE api_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0 AND (?2 IS NULL OR label = ?2)",
+            params![user_id, label],
+        )?)
+    }
+
     fn token_user(&self, token_hash: &str) -> Result<Option<i64>> {
         let mut stmt =
             self.conn.prepare_cached("SELECT user_id FROM api_tokens WHERE token_hash = ? AND revoked = 0")?;

@@ -259,3 +259,14 @@ async fn the_dashboard_counts_the_scope_from_the_database() {
     assert!(html.contains(&format!("data-figure=\"vendors\">{vendors}<")), "vendors {vendors}");
     let _ = Fixture::username(Role::CountyRegulator);
 }
+
+#[tokio::test]
+async fn a_revoked_api_token_no_longer_opens_the_api() {
+    let app = TestApp::new();
+    let token = app.token(Role::ProvinceRegulator);
+    app.get("/api/v1/market?limit=1", Who::Token(token.clone())).await.status(200);
+    let n = shian_services::accounts::revoke_tokens(app.store().as_mut(), "province_regulator", Some("test"), "test")
+        .expect("revoke");
+    assert_eq!(n, 1);
+    app.get("/api/v1/market?limit=1", Who::Token(token)).await.status(401);
+}
