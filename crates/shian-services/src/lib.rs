@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod balance;
+pub mod demo;
 pub mod export;
 pub mod import;
 pub mod source;

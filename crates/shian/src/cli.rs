@@ -1,5 +1,5 @@
 //! The command line: `shian generate | stats | import | export | history | trace | schema | examples | demo |
-//! bench`.
+//! serve | user | bench`.
 //!
 //! Exit codes: 0 success; 1 failure; 3 an import finished but rejected some rows.
 
@@ -67,8 +67,14 @@ pub enum Command {
         #[arg(long, default_value = "examples")]
         out: PathBuf,
     },
-    /// Generate the demo province if the database is missing, then show what it holds (演示).
+    /// The demo: generate the demo province if the database is missing, make the demo accounts,
+    /// serve the web platform (演示).
     Demo(commands::generate::DemoArgs),
+    /// Serve the web platform over an existing database (启动 Web 平台).
+    Serve(commands::serve::Args),
+    /// Manage the platform's user accounts and API tokens (用户管理).
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
     /// Benchmarks that print their figures (性能测试).
     #[command(subcommand)]
     Bench(crate::bench::Bench),

@@ -2,8 +2,10 @@
 
 pub mod generate;
 pub mod io;
+pub mod serve;
 pub mod stats;
 pub mod trace;
+pub mod user;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Generate(args) => generate::generate(&cli.db, &args, lang),
         Command::Demo(args) => generate::demo(&cli.db, &args, lang),
+        Command::Serve(args) => serve::serve(&cli.db, &args, lang),
+        Command::User(cmd) => user::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
         Command::Stats { json } => stats::stats(open_existing(&cli.db, lang)?.as_ref(), json, lang),
         Command::Import(args) => io::import(open(&cli.db)?.as_mut(), &args, lang),
         Command::Export(args) => io::export(open_existing(&cli.db, lang)?.as_ref(), &args, lang),
@@ -66,4 +70,36 @@ pub fn kind(name: &str, lang: Lang) -> Result<Kind> {
             Lang::En => format!("unknown record kind {name:?}; one of: {}", names.join(", ")),
         }
     })
+}
+
+/// Rows under headers, in columns aligned for a terminal (a CJK character takes two cells).
+pub fn columns(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell));
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let padded: Vec<String> =
+            cells.zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w.saturating_sub(width(c))))).collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&mut headers.iter().copied());
+    for row in rows {
+        out += &line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// The cells a text takes in a terminal: two for East Asian wide characters, one otherwise.
+fn width(s: &str) -> usize {
+    s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }

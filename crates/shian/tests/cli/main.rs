@@ -12,3 +12,4 @@ mod generate;
 mod import;
 mod support;
 mod trace;
+mod user;
