@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use shian_domain::access::{Role, Scope};
 use shian_domain::{Kind, Lang, Msg, Value, region};
 use shian_store::Store;
-use shian_store::accounts::UserRecord;
 
 use crate::accounts::{self, AccountError, NewAccount, Result};
 
@@ -112,34 +111,13 @@ fn describe(store: &dyn Store, username: &str, created: bool) -> Result<DemoAcco
     let user = store.user_by_name(username)?.ok_or_else(|| {
         AccountError::Refused(Msg::new(format!("找不到用户“{username}”"), format!("no user {username:?}")))
     })?;
-    let role = Role::parse(&user.role).ok_or_else(|| {
-        AccountError::Refused(Msg::new(format!("未知角色 {}", user.role), format!("unknown role {}", user.role)))
-    })?;
+    let principal = accounts::principal(store, &user)?;
     Ok(DemoAccount {
         username: username.to_string(),
         password: DEMO_PASSWORD.to_string(),
-        role,
-        scope_label: scope_label(store, &user)?,
+        role: principal.role,
+        scope_label: principal.scope_label,
         created,
-    })
-}
-
-/// A readable name of a stored user's scope: "河北省", "石家庄市长安区", a market's or an
-/// enterprise's name.
-///
-/// The same label as [`accounts::principal`]'s, but the market's name is read with
-/// [`Queries::get`](shian_store::query::Queries::get): `Store::party` answers only for trading
-/// parties (vendors, producers, buyers) and refuses a market.
-pub fn scope_label(store: &dyn Store, user: &UserRecord) -> Result<String> {
-    Ok(match (&user.scope_region, user.scope_market, user.scope_enterprise) {
-        (Some(r), _, _) => accounts::region_label(r),
-        (_, Some(m), _) => {
-            let name_at = field_index(Kind::Market, "name");
-            let market = store.get(Kind::Market, m, &Scope::All)?;
-            market.and_then(|l| text(&l.values, name_at)).unwrap_or_default()
-        }
-        (_, _, Some(e)) => store.party(Kind::Buyer, e)?.map(|p| p.name).unwrap_or_default(),
-        _ => "河北省".to_string(),
     })
 }
 

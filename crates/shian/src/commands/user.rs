@@ -13,7 +13,6 @@ use clap::Subcommand;
 use shian_domain::access::Role;
 use shian_domain::{Lang, time};
 use shian_services::accounts::{self, AccountError, NewAccount};
-use shian_services::demo;
 use shian_store::Store;
 use shian_store::accounts::UserRecord;
 
@@ -115,7 +114,7 @@ fn add(store: &mut dyn Store, args: &AddArgs, actor: &str, lang: Lang) -> Result
     };
     accounts::add_user(store, &account, actor).map_err(|e| refused(e, lang))?;
     let scope = match store.user_by_name(&args.username)? {
-        Some(u) => demo::scope_label(store, &u).map_err(|e| refused(e, lang))?,
+        Some(u) => accounts::principal(store, &u).map_err(|e| refused(e, lang))?.scope_label,
         None => String::new(),
     };
     match lang {
@@ -234,12 +233,14 @@ struct Listed {
     locked: bool,
 }
 
+/// An account with its role and scope in words; a role this binary does not know is shown as its
+/// code.
 fn listed(store: &dyn Store, user: UserRecord, lang: Lang) -> Result<Listed> {
-    let (role, role_label) = match Role::parse(&user.role) {
-        Some(r) => (r.code().to_string(), r.label(lang).to_string()),
-        None => (user.role.clone(), user.role.clone()),
+    let (role, role_label, scope_label) = match accounts::principal(store, &user) {
+        Ok(p) => (p.role.code().to_string(), p.role.label(lang).to_string(), p.scope_label),
+        Err(AccountError::Refused(_)) => (user.role.clone(), user.role.clone(), String::new()),
+        Err(e) => return Err(refused(e, lang)),
     };
-    let scope_label = demo::scope_label(store, &user).map_err(|e| refused(e, lang))?;
     let locked = user.locked_until.is_some_and(|t| t > accounts::now());
     Ok(Listed { user, role, role_label, scope_label, locked })
 }

@@ -169,6 +169,7 @@ fn the_demo_makes_its_ten_accounts_once() {
     expected_sorted.sort_unstable();
     assert_eq!(sorted, expected_sorted);
     assert!(logs_in(&db, "admin", "shian-demo-2026"));
+    assert!(logs_in(&db, "operator", "shian-demo-2026"), "a market-scoped account signs in");
     for (name, role) in [("official", "assigned_official"), ("chain", "chain_hq"), ("liaison", "agri_liaison")] {
         assert_eq!(listed(&users, name)["role"], role);
     }
