@@ -68,11 +68,15 @@ pub struct Figures {
     pub points: Vec<(MarketInfo, u64)>,
 }
 
+/// Anything else a page keeps per scope until the next write (e.g. the dashboard's lists).
+type Extra = Arc<dyn std::any::Any + Send + Sync>;
+
 /// The cache.
 #[derive(Default)]
 pub struct Summaries {
     global: RwLock<Option<Arc<Global>>>,
     scoped: RwLock<HashMap<String, Arc<Figures>>>,
+    extras: RwLock<HashMap<String, Extra>>,
     ready: AtomicBool,
     generation: AtomicU64,
 }
@@ -86,7 +90,38 @@ impl Summaries {
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.scoped.write().expect("cache lock").clear();
+        self.extras.write().expect("cache lock").clear();
         *self.global.write().expect("cache lock") = None;
+    }
+
+    /// Replaces the province-wide aggregates with freshly computed ones (the periodic refresh,
+    /// which picks up changes made by other processes, e.g. a command-line import).
+    fn refresh(&self, store: &dyn Store) -> Result<(), AppError> {
+        let g = Arc::new(compute_global(store)?);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.scoped.write().expect("cache lock").clear();
+        self.extras.write().expect("cache lock").clear();
+        *self.global.write().expect("cache lock") = Some(g);
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// A value kept under `key` until the next write or refresh, made by `make` when missing.
+    pub fn cached<T: Send + Sync + 'static>(
+        &self,
+        key: String,
+        make: impl FnOnce() -> Result<T, AppError>,
+    ) -> Result<Arc<T>, AppError> {
+        let hit = self.extras.read().expect("cache lock").get(&key).map(Arc::clone);
+        if let Some(Ok(v)) = hit.map(|v| v.downcast::<T>()) {
+            return Ok(v);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let v = Arc::new(make()?);
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.extras.write().expect("cache lock").insert(key, Arc::clone(&v) as Extra);
+        }
+        Ok(v)
     }
 
     fn global(&self, store: &dyn Store) -> Result<Arc<Global>, AppError> {
@@ -115,8 +150,11 @@ impl Summaries {
     }
 }
 
+/// How often the figures are recomputed from the database.
+pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Computes the province-wide aggregates in the background at start, so the first dashboard is
-/// fast; `/readyz` answers 200 once they exist.
+/// fast (`/readyz` answers 200 once they exist), and again every [`REFRESH`].
 pub fn warm(state: AppState) {
     tokio::spawn(async move {
         let summary = Arc::clone(&state.summary);
@@ -124,6 +162,13 @@ pub fn warm(state: AppState) {
         match state.db.run(move |store| summary.figures(store, &Scope::All).map(|_| ())).await {
             Ok(()) => tracing::info!(ms = started.elapsed().as_millis() as u64, "dashboard figures ready"),
             Err(e) => tracing::error!(error = %e.msg, "dashboard figures failed"),
+        }
+        loop {
+            tokio::time::sleep(REFRESH).await;
+            let summary = Arc::clone(&state.summary);
+            if let Err(e) = state.db.run(move |store| summary.refresh(store)).await {
+                tracing::error!(error = %e.msg, "refreshing the dashboard figures failed");
+            }
         }
     });
 }

@@ -13,6 +13,7 @@ use shian_domain::{Kind, Value};
 use crate::memory::mib;
 
 mod trace;
+mod web;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
@@ -44,6 +45,17 @@ pub enum Bench {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Web pages and API under load (wrk): p50 / p99 latency and requests per second of the
+    /// dashboard, a vendor's and a market's page and API lists, with the server in this process.
+    Web {
+        #[arg(long, default_value = "sqlite://bench-out/province.db")]
+        db: String,
+        /// Seconds of load per target.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        connections: u32,
+    },
 }
 
 pub fn run(b: Bench) -> Result<ExitCode> {
@@ -51,6 +63,7 @@ pub fn run(b: Bench) -> Result<ExitCode> {
         Bench::Generate { scale, dir } => generate(&scale, &dir),
         Bench::Import { rows, dir } => import(rows, &dir),
         Bench::Trace { starts, db, seed } => trace::run(starts, &db, seed),
+        Bench::Web { db, seconds, connections } => web::run(&db, seconds, connections),
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params_from_iter};
 use shian_domain::access::Scope;
 use shian_domain::field::FieldType;
-use shian_domain::{Kind, Value};
+use shian_domain::{Kind, KindDef, Value};
 
 use super::{Param, SqliteStore, from_sql};
 use crate::Result;
@@ -58,6 +58,16 @@ fn conditions(kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<(Vec<Stri
     Ok((conds, binds))
 }
 
+/// Whether filters read referenced records' columns (and so need the joins).
+fn needs_joins(def: &KindDef, filters: &[Filter]) -> bool {
+    let joined = |field: &str| query::filter_column(def, field).is_some_and(|c| !c.starts_with("t."));
+    filters.iter().any(|f| match f {
+        Filter::Eq(field, _) | Filter::From(field, _) | Filter::To(field, _) => joined(field),
+        Filter::Search(_) => joined(def.key[0]),
+        _ => false,
+    })
+}
+
 /// A row of [`query::select_listed`].
 fn listed(n: usize, r: &rusqlite::Row) -> rusqlite::Result<Listed> {
     let values = (0..n).map(|i| r.get_ref(1 + i).map(from_sql)).collect::<rusqlite::Result<Vec<_>>>()?;
@@ -74,11 +84,15 @@ impl Queries for SqliteStore {
             conds.push("t.\"id\" < ?".into());
             binds.push(Value::Int(before));
         }
+        // Pick the page's ids first, then read and join only those rows: sorting a large scope's
+        // ids is cheap, sorting its joined rows is not.
+        let inner_joins = if needs_joins(def, &lq.filters) { joins.as_str() } else { "" };
         let sql = format!(
-            "SELECT {select} FROM {} t {joins} WHERE {} ORDER BY t.\"id\" DESC LIMIT {}",
-            q(def.table),
-            conds.join(" AND "),
-            lq.limit.min(1000)
+            "SELECT {select} FROM {table} t {joins} WHERE t.\"id\" IN (SELECT t.\"id\" FROM {table} t {inner_joins} \
+             WHERE {conds} ORDER BY t.\"id\" DESC LIMIT {limit}) ORDER BY t.\"id\" DESC",
+            table = q(def.table),
+            conds = conds.join(" AND "),
+            limit = lq.limit.min(1000)
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let n = def.fields.len();
@@ -98,9 +112,7 @@ impl Queries for SqliteStore {
     fn count_in(&self, kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<u64> {
         let def = kind.def();
         let (conds, binds) = conditions(kind, scope, filters)?;
-        let needs_joins =
-            filters.iter().any(|f| matches!(f, Filter::Eq(..) | Filter::From(..) | Filter::To(..) | Filter::Search(_)));
-        let joins = if needs_joins { query::select_listed(def).1 } else { String::new() };
+        let joins = if needs_joins(def, filters) { query::select_listed(def).1 } else { String::new() };
         let sql = format!("SELECT count(*) FROM {} t {joins} WHERE {}", q(def.table), conds.join(" AND "));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         Ok(stmt.query_row(params_from_iter(binds.iter().map(Param)), |r| r.get::<_, i64>(0))? as u64)

@@ -89,6 +89,7 @@ pub async fn write(
     };
     let client = if ctx.via_token { "api:token" } else { "api:session" };
     let written = state.db.run(move |store| Ok(write::upsert(store, &user, kind, &body, client))).await??;
+    state.summary.invalidate();
     let status = if written.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(written.item)))
 }

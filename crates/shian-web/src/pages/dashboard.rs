@@ -24,6 +24,7 @@ pub struct FigureView {
     pub href: &'static str,
 }
 
+#[derive(Clone)]
 pub struct FailureView {
     pub kind: String,
     pub number: String,
@@ -34,10 +35,19 @@ pub struct FailureView {
     pub when: String,
 }
 
+#[derive(Clone)]
 pub struct RiskView {
     pub label: String,
     pub count: u64,
     pub href: String,
+}
+
+/// The dashboard's lists of a scope, kept until the next write.
+struct Lists {
+    failures: Vec<FailureView>,
+    risks: Vec<RiskView>,
+    from: i64,
+    to: i64,
 }
 
 #[derive(Template)]
@@ -209,25 +219,30 @@ pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Resul
     let lang = ctx.lang;
     let risk_ctx = ctx.clone();
     let upstream = user.role.upstream_only();
-    let (figures, failures, risks, (from, to)) = state
+    let key = format!("dashboard/{:?}/{lang:?}", user.scope);
+    let (figures, lists) = state
         .db
         .run(move |store| {
             let figures = summary.figures(store, &scope)?;
-            let (from, to) = week(store, &scope)?;
-            let (failures, risks) = if upstream {
-                (Vec::new(), Vec::new())
-            } else {
-                (failures(store, &scope, from, to, lang)?, risks(store, &scope, &risk_ctx)?)
-            };
-            Ok((figures, failures, risks, (from, to)))
+            let lists = summary.cached(key, || {
+                let (from, to) = week(store, &scope)?;
+                let (failures, risks) = if upstream {
+                    (Vec::new(), Vec::new())
+                } else {
+                    (failures(store, &scope, from, to, lang)?, risks(store, &scope, &risk_ctx)?)
+                };
+                Ok(Lists { failures, risks, from, to })
+            })?;
+            Ok((figures, lists))
         })
         .await?;
+    let (from, to) = (lists.from, lists.to);
     let day = |t: i64| shian_domain::time::format_datetime(t).chars().take(10).collect::<String>();
     render(&DashboardPage {
         scope_label: user.scope_label.clone(),
         figures: figure_views(&figures, &ctx),
-        failures,
-        risks,
+        failures: lists.failures.clone(),
+        risks: lists.risks.clone(),
         week_from: day(from),
         week_to: day(to),
         chart_json: view::script_json(&chart_data(&figures, &ctx)),
