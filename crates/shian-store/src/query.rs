@@ -72,6 +72,8 @@ pub trait Queries {
     /// Per market and month counts of a market-bound kind (rapid tests, samples, inbound,
     /// outbound, complaints, inspections, cases), for the dashboard's trends and map.
     fn market_months(&self, kind: Kind) -> Result<Vec<MarketMonth>>;
+    /// Per market, the distinct origin certificates that came with goods it received.
+    fn certificates_by_market(&self) -> Result<Vec<(i64, u64)>>;
 }
 
 /// How a kind's rows reach a market, for scoping.

@@ -45,6 +45,8 @@ impl MarketInfo {
 pub struct Global {
     pub markets: Vec<MarketInfo>,
     pub months: HashMap<Kind, Vec<MarketMonth>>,
+    /// Distinct origin certificates received per market.
+    pub certificates: HashMap<i64, u64>,
 }
 
 /// One scope's figures.
@@ -204,7 +206,8 @@ fn compute_global(store: &dyn Store) -> Result<Global, AppError> {
     for kind in MONTHLY {
         months.insert(kind, store.market_months(kind)?);
     }
-    Ok(Global { markets, months })
+    let certificates = store.certificates_by_market()?.into_iter().collect();
+    Ok(Global { markets, months, certificates })
 }
 
 fn count(store: &dyn Store, kind: Kind, scope: &Scope, filters: &[Filter]) -> Result<u64, AppError> {
@@ -264,7 +267,13 @@ fn compute_figures(store: &dyn Store, g: &Global, scope: &Scope) -> Result<Figur
         vendors: count(store, Kind::Vendor, scope, &[])?,
         listings: count(store, Kind::VendorVariety, scope, &[])?,
         orders: inbound + outbound,
-        certificates: count(store, Kind::OriginCertificate, scope, &[])?,
+        // A province counts every certificate; a city, county or market those that came with
+        // goods into its markets (certificates are issued where the goods grow, elsewhere),
+        // counted per market.
+        certificates: match scope {
+            Scope::All => count(store, Kind::OriginCertificate, scope, &[])?,
+            _ => in_scope.keys().map(|m| g.certificates.get(m).copied().unwrap_or(0)).sum(),
+        },
         rapid_tests: sum(Kind::RapidTest).0,
         samples: sum(Kind::Sample).0,
         supermarkets: buyers(&["supermarket"])?,

@@ -151,4 +151,13 @@ impl Queries for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn certificates_by_market(&self) -> Result<Vec<(i64, u64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT v.market_id, count(DISTINCT t.certificate_id) FROM inbound t JOIN vendors v ON v.id = t.vendor_id
+             WHERE t.certificate_id IS NOT NULL GROUP BY v.market_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
