@@ -12,6 +12,7 @@ pub mod ids;
 pub mod kind;
 pub mod msg;
 pub mod region;
+pub mod routine;
 pub mod time;
 pub mod unit;
 

@@ -17,6 +17,7 @@ pub mod balance;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod routine;
 pub mod source;
 pub mod stats;
 pub mod trace;

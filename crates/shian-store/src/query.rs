@@ -72,6 +72,9 @@ pub trait Queries {
     /// Per market and month counts of a market-bound kind (rapid tests, samples, inbound,
     /// outbound, complaints, inspections, cases), for the dashboard's trends and map.
     fn market_months(&self, kind: Kind) -> Result<Vec<MarketMonth>>;
+    /// The routine records (market id, period code, period start) of the scope's markets whose
+    /// period starts within `from..=to` (`YYYY-MM-DD`).
+    fn routine_periods(&self, scope: &Scope, from: &str, to: &str) -> Result<Vec<(i64, String, String)>>;
     /// Per market, the distinct origin certificates that came with goods it received.
     fn certificates_by_market(&self) -> Result<Vec<(i64, u64)>>;
 }

@@ -152,6 +152,17 @@ impl Queries for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn routine_periods(&self, scope: &Scope, from: &str, to: &str) -> Result<Vec<(i64, String, String)>> {
+        let cond = query::scope_condition(Kind::RoutineRecord, scope, "t");
+        let sql = format!(
+            "SELECT t.market_id, t.period, t.period_start FROM routine_records t
+             WHERE t.period_start >= ? AND t.period_start <= ? AND {cond}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn certificates_by_market(&self) -> Result<Vec<(i64, u64)>> {
         let mut stmt = self.conn.prepare(
             "SELECT v.market_id, count(DISTINCT t.certificate_id) FROM inbound t JOIN vendors v ON v.id = t.vendor_id

@@ -6,6 +6,7 @@
 pub mod dashboard;
 pub mod import;
 pub mod records;
+pub mod routine;
 pub mod session;
 pub mod trace;
 pub mod view;
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/trace", get(trace::page))
         .route("/trace/export", get(trace::export))
         .route("/audit", get(records::audit))
+        .route("/routine", get(routine::page))
         .merge(session::routes())
         .layer(axum::middleware::from_fn(pages_errors))
 }

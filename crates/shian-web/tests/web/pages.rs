@@ -270,3 +270,24 @@ async fn a_revoked_api_token_no_longer_opens_the_api() {
     assert_eq!(n, 1);
     app.get("/api/v1/market?limit=1", Who::Token(token)).await.status(401);
 }
+
+#[tokio::test]
+async fn the_routine_page_shows_a_market_that_stopped_recording_as_not_compliant() {
+    let app = TestApp::new();
+    let b = &app.fixture.market_b;
+    shian_store::sqlite::SqliteStore::open(app.db_path.to_str().expect("path"))
+        .expect("open")
+        .connection()
+        .execute("DELETE FROM routine_records WHERE market_id = ? AND period = 'daily'", [b.id])
+        .expect("delete");
+    let html = app.get("/routine?days=30", Role::ProvinceRegulator).await.status(200).text();
+    let row = html.split("<tr data-grade=").find(|r| r.contains(&format!("/record/market/{}\"", b.id))).expect("row");
+    assert!(row.starts_with("\"poor\""), "{row}");
+    assert!(row.contains("0/30"), "{row}");
+    // A county regulator sees only the county's markets.
+    let county = app.get("/routine", Role::CountyRegulator).await.status(200).text();
+    assert!(!county.contains(&format!("/record/market/{}\"", b.id)));
+    assert!(county.contains(&format!("/record/market/{}\"", app.fixture.market_a.id)));
+    assert_eq!(app.get("/routine", Role::AgriLiaison).await.status.as_u16(), 404);
+    assert_eq!(app.get("/routine?days=0", Role::ProvinceRegulator).await.status.as_u16(), 400);
+}
