@@ -27,6 +27,8 @@ async fn asset(Path((_version, name)): Path<(String, String)>) -> Response {
         "echarts.min.js" => (ECHARTS, "text/javascript; charset=utf-8"),
         "app.css" => (APP_CSS, "text/css; charset=utf-8"),
         "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        "trace.js" => (include_bytes!("../assets/trace.js").as_slice(), "text/javascript; charset=utf-8"),
+        "import.js" => (include_bytes!("../assets/import.js").as_slice(), "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], body)

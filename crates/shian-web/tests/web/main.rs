@@ -5,4 +5,5 @@
 
 mod api;
 mod pages;
+mod pages_trace_import;
 mod support;
