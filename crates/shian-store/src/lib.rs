@@ -7,6 +7,7 @@
 //! [`contract`] is the behaviour every backend must show; each backend's tests run it.
 
 pub mod accounts;
+pub mod catalogue;
 pub mod contract;
 pub mod query;
 pub mod sql;
@@ -154,7 +155,7 @@ pub struct LotFlow {
 }
 
 /// The storage contract. Rows are in the field order of the kind's definition.
-pub trait Store: accounts::Accounts + query::Queries + Send {
+pub trait Store: accounts::Accounts + catalogue::Catalogue + query::Queries + Send {
     /// Name of the backend (`sqlite`).
     fn backend(&self) -> &'static str;
 

@@ -13,6 +13,7 @@ use crate::{
 };
 
 mod accounts;
+mod test_catalogue;
 mod query;
 
 mod embedded {
@@ -151,6 +152,7 @@ impl SqliteStore {
             ins.execute(params![v.code, v.name, v.en, v.parent, v.unit])?;
         }
         drop(ins);
+        test_catalogue::seed(&tx)?;
         tx.execute("CREATE TABLE IF NOT EXISTS suspended_indexes (name TEXT PRIMARY KEY, sql TEXT NOT NULL)", [])?;
         tx.commit()?;
         Ok(())

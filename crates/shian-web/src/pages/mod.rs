@@ -3,6 +3,7 @@
 //!
 //! Every page reads through the signed-in user's scope; a record outside it is "not found".
 
+pub mod catalogue;
 pub mod dashboard;
 pub mod import;
 pub mod records;
@@ -58,6 +59,8 @@ pub fn routes() -> Router<AppState> {
         .route("/trace/export", get(trace::export))
         .route("/audit", get(records::audit))
         .route("/routine", get(routine::page))
+        .route("/catalogue", get(catalogue::list))
+        .route("/catalogue/{id}", get(catalogue::item).post(catalogue::update))
         .merge(session::routes())
         .layer(axum::middleware::from_fn(pages_errors))
 }

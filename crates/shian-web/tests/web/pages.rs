@@ -291,3 +291,42 @@ async fn the_routine_page_shows_a_market_that_stopped_recording_as_not_compliant
     assert_eq!(app.get("/routine", Role::AgriLiaison).await.status.as_u16(), 404);
     assert_eq!(app.get("/routine?days=0", Role::ProvinceRegulator).await.status.as_u16(), 400);
 }
+
+#[tokio::test]
+async fn administrators_change_a_limit_and_the_previous_version_is_kept() {
+    let app = TestApp::new();
+    let items = app.store().test_items().expect("items");
+    let celery = items.iter().find(|i| i.code == "chlorpyrifos").expect("chlorpyrifos on celery");
+    assert_eq!(celery.limit_mg_kg, 0.05);
+    assert!(celery.clause.contains("GB 2763-2021") && !celery.method.is_empty());
+    let html = app.get("/catalogue", Role::CountyRegulator).await.status(200).text();
+    assert!(html.contains("毒死蜱") && html.contains("不得检出"));
+    let path = format!("/catalogue/{}", celery.id);
+    let form = |csrf: &str, limit: &str| {
+        format!("csrf={csrf}&limit_mg_kg={limit}&method=GB+23200.113-2018&basis=GB+2763-2021&clause=GB+2763-2021+test")
+    };
+    // Not an administrator: refused, nothing changed.
+    let county = app.session(Role::CountyRegulator).await;
+    assert_eq!(app.post_form(&path, &form(&county.csrf, "0.5"), Role::CountyRegulator).await.status.as_u16(), 403);
+    // Without the CSRF token: refused.
+    assert_eq!(app.post_form(&path, &form("x", "0.5"), Role::Admin).await.status.as_u16(), 403);
+    // A bad value: the form again with the reason.
+    let admin = app.session(Role::Admin).await;
+    let bad = app.post_form(&path, &form(&admin.csrf, "-1"), Role::Admin).await;
+    assert_eq!(bad.status.as_u16(), 400);
+    assert!(bad.text().contains("不小于 0"));
+    assert_eq!(app.store().test_item(celery.id).expect("item").expect("exists").limit_mg_kg, 0.05);
+    // The administrator's change is stored, its previous version kept and audited.
+    assert_eq!(app.post_form(&path, &form(&admin.csrf, "0.1"), Role::Admin).await.status.as_u16(), 303);
+    let store = app.store();
+    assert_eq!(store.test_item(celery.id).expect("item").expect("exists").limit_mg_kg, 0.1);
+    let history = store.test_item_history(celery.id).expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].previous["limit_mg_kg"], 0.05);
+    let page = app.get(&path, Role::Admin).await.status(200).text();
+    assert!(page.contains("0.1 mg/kg") && page.contains("0.05"));
+    let log = store.audit_log(Some("admin"), None, 10).expect("audit");
+    assert!(
+        log.iter().any(|e| e.action == "catalogue.update" && e.before.as_deref().is_some_and(|b| b.contains("0.05")))
+    );
+}
