@@ -62,6 +62,16 @@ pub struct MarketMonth {
     pub failed: u64,
 }
 
+/// Where a variety comes from and how much moves, within a scope: receipts per origin region
+/// (from the certificates that came with them) and per month, per unit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VarietyFlows {
+    /// (origin region code or empty when no certificate, unit, receipts, quantity)
+    pub sources: Vec<(String, String, u64, f64)>,
+    /// (month `YYYY-MM`, unit, receipts, quantity)
+    pub months: Vec<(String, String, u64, f64)>,
+}
+
 /// What the web and API layers read.
 pub trait Queries {
     fn list(&self, kind: Kind, query: &ListQuery) -> Result<Vec<Listed>>;
@@ -75,6 +85,8 @@ pub trait Queries {
     /// The routine records (market id, period code, period start) of the scope's markets whose
     /// period starts within `from..=to` (`YYYY-MM-DD`).
     fn routine_periods(&self, scope: &Scope, from: &str, to: &str) -> Result<Vec<(i64, String, String)>>;
+    /// A variety's receipts in the scope's markets by origin and by month.
+    fn variety_flows(&self, variety: i64, scope: &Scope) -> Result<VarietyFlows>;
     /// Per market, the distinct origin certificates that came with goods it received.
     fn certificates_by_market(&self) -> Result<Vec<(i64, u64)>>;
 }

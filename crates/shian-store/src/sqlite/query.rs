@@ -7,7 +7,7 @@ use shian_domain::{Kind, KindDef, Value};
 
 use super::{Param, SqliteStore, from_sql};
 use crate::Result;
-use crate::query::{self, Filter, ListQuery, Listed, MarketMonth, Queries};
+use crate::query::{self, Filter, ListQuery, Listed, MarketMonth, Queries, VarietyFlows};
 use crate::sql::q;
 
 /// The conditions of a list and the values they bind.
@@ -150,6 +150,32 @@ impl Queries for SqliteStore {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn variety_flows(&self, variety: i64, scope: &Scope) -> Result<VarietyFlows> {
+        let cond = query::scope_condition(Kind::Inbound, scope, "t");
+        let group = |key: &str, join: &str| {
+            format!(
+                "SELECT {key} AS k, t.unit, count(*), sum(t.quantity) FROM inbound t {join}
+                 WHERE t.variety_id = ?1 AND {cond} GROUP BY k, t.unit ORDER BY 4 DESC"
+            )
+        };
+        let read = |sql: &str| -> Result<Vec<(String, String, u64, f64)>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([variety], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        let sources = read(&group("c.origin", "LEFT JOIN origin_certificates c ON c.id = t.certificate_id"))?;
+        let mut months = read(&group("strftime('%Y-%m', t.received_at + 28800, 'unixepoch')", ""))?;
+        months.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        Ok(VarietyFlows { sources, months })
     }
 
     fn routine_periods(&self, scope: &Scope, from: &str, to: &str) -> Result<Vec<(i64, String, String)>> {

@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod dashboard;
 pub mod import;
+pub mod profile;
 pub mod records;
 pub mod routine;
 pub mod session;
@@ -80,7 +81,7 @@ struct ErrorPage {
 
 /// Turns errors on pages into pages: 401 into the login page, others into an error page in the
 /// reader's language.
-async fn pages_errors(req: Request, next: Next) -> Response {
+pub async fn pages_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let lang = cookie(req.headers(), LANG_COOKIE).and_then(shian_domain::Lang::parse).unwrap_or_default();
     let response = next.run(req).await;

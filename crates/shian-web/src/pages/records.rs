@@ -283,10 +283,11 @@ pub async fn record(
     let lang = ctx.lang;
     let scope = user.scope.clone();
     let related: Vec<_> = referrers(kind).into_iter().filter(|(k, _, _)| user.may_see(*k)).collect();
-    let (row, sections, history) = state
+    let (row, sections, history, summaries) = state
         .db
         .run(move |store| {
             let row = store.get(kind, id, &scope)?.ok_or_else(AppError::not_found)?;
+            let summaries = super::profile::summaries(store, kind, id, &scope, lang)?;
             let mut sections = Vec::new();
             for (other, field, choice) in related {
                 let filter = match choice {
@@ -297,7 +298,7 @@ pub async fn record(
                 sections.push((other, field, store.list(other, &lq)?));
             }
             let history = store.history(kind, id)?;
-            Ok((row, sections, history))
+            Ok((row, sections, history, summaries))
         })
         .await?;
     let def = kind.def();
@@ -309,10 +310,10 @@ pub async fn record(
         })
         .collect();
     let title = record_title(kind, &row, lang);
-    let sections = sections
-        .into_iter()
-        .filter(|(_, _, rows)| !rows.is_empty())
-        .map(|(other, field, rows)| {
+    let summaries =
+        summaries.into_iter().map(|s| Section { title: s.title, more: None, headers: s.headers, rows: s.rows });
+    let sections = summaries
+        .chain(sections.into_iter().filter(|(_, _, rows)| !rows.is_empty()).map(|(other, field, rows)| {
             let cols: Vec<usize> =
                 view::list_columns(other, 7).into_iter().filter(|&c| other.def().fields[c].name != field).collect();
             let views: Vec<RowView> = rows.iter().map(|r| view::row_view(other, r, &cols, lang)).collect();
@@ -322,7 +323,7 @@ pub async fn record(
                 headers: view::headers(other, views.first(), &cols, lang),
                 rows: views,
             }
-        })
+        }))
         .collect();
     let history = history
         .into_iter()

@@ -330,3 +330,22 @@ async fn administrators_change_a_limit_and_the_previous_version_is_kept() {
         log.iter().any(|e| e.action == "catalogue.update" && e.before.as_deref().is_some_and(|b| b.contains("0.05")))
     );
 }
+
+#[tokio::test]
+async fn a_variety_page_shows_its_sources_volumes_and_tests_and_a_market_page_its_routine() {
+    let app = TestApp::new();
+    let store = app.store();
+    let receipts = all(store.as_ref(), Kind::Inbound, &Scope::All, vec![]);
+    let variety_code = text(Kind::Inbound, &receipts[0], "variety");
+    let variety =
+        store.find(Kind::Variety, &[shian_domain::Value::Text(variety_code.clone())]).expect("find").expect("id");
+    let html = app.get(&format!("/record/variety/{variety}"), Role::ProvinceRegulator).await.status(200).text();
+    assert!(html.contains("来源产地") && html.contains("月度进货量") && html.contains("检测情况"), "{variety_code}");
+    let flows = store.variety_flows(variety, &Scope::All).expect("flows");
+    let receipts_of_variety: u64 = flows.months.iter().map(|m| m.2).sum();
+    let counted = store.count_in(Kind::Inbound, &Scope::All, &[Filter::RefId("variety", variety)]).expect("count");
+    assert_eq!(receipts_of_variety, counted, "every receipt of the variety is in one month");
+    let a = &app.fixture.market_a;
+    let market = app.get(&format!("/record/market/{}", a.id), Role::CountyRegulator).await.status(200).text();
+    assert!(market.contains("日常管理合规") && market.contains("日管控"));
+}
