@@ -20,6 +20,7 @@ pub mod import;
 pub mod routine;
 pub mod source;
 pub mod stats;
+pub mod supervision;
 pub mod test_catalogue;
 pub mod trace;
 pub mod trace_export;

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod query;
 pub mod sql;
 pub mod sqlite;
+pub mod supervision;
 
 use shian_domain::{Kind, Value};
 
@@ -155,7 +156,7 @@ pub struct LotFlow {
 }
 
 /// The storage contract. Rows are in the field order of the kind's definition.
-pub trait Store: accounts::Accounts + catalogue::Catalogue + query::Queries + Send {
+pub trait Store: accounts::Accounts + catalogue::Catalogue + query::Queries + supervision::Supervision + Send {
     /// Name of the backend (`sqlite`).
     fn backend(&self) -> &'static str;
 

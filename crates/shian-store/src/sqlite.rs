@@ -15,6 +15,7 @@ use crate::{
 mod accounts;
 mod test_catalogue;
 mod query;
+mod supervision;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");

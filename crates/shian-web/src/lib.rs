@@ -93,6 +93,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     summary::warm(state.clone());
+    // Failed results → ledger entries and notices every 200 ms, their delivery, escalation (issue 5).
+    let _supervision = state.db.run(|s| Ok(shian_services::supervision::background::Background::start(s))).await;
     axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;

@@ -1,5 +1,5 @@
 //! The command line: `shian generate | stats | import | export | history | trace | schema | examples | demo |
-//! serve | user | bench`.
+//! serve | user | ledger | notify | inbox | bench`.
 //!
 //! Exit codes: 0 success; 1 failure; 3 an import finished but rejected some rows.
 
@@ -75,6 +75,14 @@ pub enum Command {
     /// Manage the platform's user accounts and API tokens (用户管理).
     #[command(subcommand)]
     User(commands::user::UserCommand),
+    /// The risk ledger: list, show, record actions, close, open (风险台账).
+    #[command(subcommand)]
+    Ledger(commands::ledger::LedgerCommand),
+    /// Failure notifications: dispatch, escalate and deliver once, for cron; outbox status (通知分发).
+    #[command(subcommand)]
+    Notify(commands::notify::NotifyCommand),
+    /// A user's platform inbox; --ack ID acknowledges a notice (站内通知).
+    Inbox(commands::notify::InboxArgs),
     /// Benchmarks that print their figures (性能测试).
     #[command(subcommand)]
     Bench(crate::bench::Bench),

@@ -12,5 +12,8 @@ mod round_trip;
 mod self_reference;
 mod spreadsheets;
 mod support;
+mod supervision;
+mod supervision_delivery;
+mod supervision_ledger;
 mod trace;
 mod trace_export;

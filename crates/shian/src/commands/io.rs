@@ -96,6 +96,7 @@ pub fn import(store: &mut dyn Store, args: &ImportArgs, lang: Lang) -> Result<Ex
              {rejected} rejected; {secs:.2} s ({rate:.0} rows/s), peak memory {peak}"
         ),
     }
+    super::notify::after_import(store, kind, lang)?;
     Ok(if report.rejected > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 

@@ -2,6 +2,8 @@
 
 pub mod generate;
 pub mod io;
+pub mod ledger;
+pub mod notify;
 pub mod serve;
 pub mod stats;
 pub mod trace;
@@ -39,6 +41,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Examples { out } => crate::docs::write_examples(&out),
+        Command::Ledger(cmd) => ledger::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
+        Command::Notify(cmd) => notify::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
+        Command::Inbox(args) => notify::inbox(open_existing(&cli.db, lang)?.as_mut(), &args, lang),
         Command::Bench(b) => crate::bench::run(b),
     }
 }

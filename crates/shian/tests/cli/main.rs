@@ -10,6 +10,7 @@ mod examples;
 mod export;
 mod generate;
 mod import;
+mod ledger;
 mod support;
 mod trace;
 mod user;
