@@ -247,6 +247,9 @@ pub struct Link {
     pub time: String,
     pub inferred: bool,
     pub basis: Option<Basis>,
+    /// The animal quarantine certificate (动物检疫合格证明) a receipt came with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
 }
 
 /// Why an inferred link was inferred, in both languages.
@@ -512,6 +515,7 @@ fn link(m: &Movement, record: &'static str, basis: Option<Basis>) -> Link {
         time: time::format_datetime(m.at),
         inferred: basis.is_some(),
         basis,
+        quarantine: m.quarantine_no.clone(),
     }
 }
 

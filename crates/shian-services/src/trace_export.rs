@@ -444,6 +444,10 @@ impl Lookup<'_> {
         let shipping = kind == Kind::Outbound;
         let (document_type, document_number) = match (shipping, m.certificate_id) {
             (true, _) => (pick(lang, "销货记录", "Sales record"), record.clone()),
+            (false, None) if m.quarantine_no.is_some() => (
+                pick(lang, "动物检疫合格证明", "Animal quarantine certificate"),
+                m.quarantine_no.clone().unwrap_or_default(),
+            ),
             (false, Some(c)) => match self.certificate_no(c)? {
                 Some(no) => (pick(lang, "合格证", "Origin certificate"), no),
                 None => (pick(lang, "进货记录", "Receiving record"), record.clone()),

@@ -109,6 +109,8 @@ pub struct Movement {
     pub supplier_lot: Option<String>,
     /// The origin certificate of a receipt; always `None` for a sale.
     pub certificate_id: Option<i64>,
+    /// The animal quarantine certificate number (动物检疫合格证明) a receipt came with.
+    pub quarantine_no: Option<String>,
 }
 
 /// The code and name of a vendor, producer or buyer, for showing it in a trace.

@@ -77,11 +77,12 @@ fn to_json(def: &shian_domain::KindDef, row: &[Value]) -> serde_json::Value {
 
 /// Columns of a receipt read as a [`Movement`].
 const RECEIPT: &str = "SELECT id, source, ext_id, vendor_id, variety_id, lot_code, quantity, unit, received_at,
-    supplier_kind, supplier_id, supplier_name, supplier_lot, certificate_id FROM inbound";
+    supplier_kind, supplier_id, supplier_name, supplier_lot, certificate_id,
+    (SELECT q.cert_no FROM quarantine_certificates q WHERE q.id = inbound.quarantine_id) FROM inbound";
 
 /// Columns of a sale read as a [`Movement`].
 const SALE: &str = "SELECT id, source, ext_id, vendor_id, variety_id, lot_code, quantity, unit, sold_at,
-    buyer_kind, buyer_id, buyer_name, NULL, NULL FROM outbound";
+    buyer_kind, buyer_id, buyer_name, NULL, NULL, NULL FROM outbound";
 
 fn movement(r: &rusqlite::Row<'_>) -> rusqlite::Result<Movement> {
     Ok(Movement {
@@ -99,6 +100,7 @@ fn movement(r: &rusqlite::Row<'_>) -> rusqlite::Result<Movement> {
         party_name: r.get(11)?,
         supplier_lot: r.get(12)?,
         certificate_id: r.get(13)?,
+        quarantine_no: r.get(14)?,
     })
 }
 

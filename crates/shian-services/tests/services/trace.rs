@@ -556,3 +556,35 @@ fn totals_per_region_follow_the_recipients_regions() {
     let json = serde_json::to_value(&fwd).unwrap();
     assert_eq!(json["regions"][0]["region"], "110101");
 }
+
+#[test]
+fn a_receipt_with_an_animal_quarantine_certificate_shows_it_backward_and_in_fsma_204() {
+    let mut c = Chain::new();
+    let pork = c.s.resolve(Kind::Variety, &["030101"]).map(|v| v.first().map(|(_, id)| *id)).ok().flatten();
+    let variety = pork.unwrap_or(c.celery);
+    let values = [
+        ("cert_no", text("Q1")),
+        ("quarantine_kind", text("product")),
+        ("producer", Value::Int(c.id(Kind::Producer, "P1"))),
+        ("variety", Value::Int(variety)),
+        ("quantity", Value::Real(100.0)),
+        ("unit", text("kg")),
+        ("origin", text("130102")),
+        ("issued_on", text("2026-02-01")),
+    ];
+    let q1 = put(&mut c.s, Kind::QuarantineCertificate, &values);
+    let more = [
+        ("supplier_kind", text("producer")),
+        ("supplier", Value::Int(c.id(Kind::Producer, "P1"))),
+        ("quarantine", Value::Int(q1)),
+    ];
+    c.receipt("W", Some("LQ"), 100.0, T0, variety, &more);
+    let back = c.back(Start::Lot("LQ".into()), TraceOptions::default());
+    let link = back.roots[0].children[0].link.as_ref().expect("the receipt");
+    assert_eq!(link.quarantine.as_deref(), Some("Q1"));
+    let rows = shian_services::trace_export::fsma204_rows(&c.s, &back, shian_domain::Lang::Zh).expect("rows");
+    assert!(
+        rows.iter().any(|r| r.document_number == "Q1"),
+        "the receipt's reference document is the quarantine certificate"
+    );
+}

@@ -283,6 +283,9 @@ fn line(n: &Node, d: Direction, lang: Lang) -> String {
     if let Some(c) = &n.certificate {
         s += &if zh { format!(" 合格证 {c}") } else { format!(" certificate {c}") };
     }
+    if let Some(q) = n.link.as_ref().and_then(|l| l.quarantine.as_ref()) {
+        s += &if zh { format!(" 检疫证明 {q}") } else { format!(" quarantine certificate {q}") };
+    }
     if n.seen_before {
         s += if zh { "（见上，不再展开）" } else { " (shown above)" };
     }

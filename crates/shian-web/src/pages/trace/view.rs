@@ -46,6 +46,7 @@ pub(super) struct LinkView {
     pub(super) doc_href: Option<String>,
     pub(super) inferred: bool,
     pub(super) basis: String,
+    pub(super) quarantine: Option<String>,
 }
 
 /// A hop in document order: after it, its children's list opens (`has_children`) or its item
@@ -150,6 +151,7 @@ impl Viewer<'_> {
             doc_href: id.filter(|_| self.user.may_see(kind)).map(|id| format!("/record/{}/{id}", l.record)),
             inferred: l.inferred,
             basis: l.basis.as_ref().map(|b| b.get(self.lang).to_string()).unwrap_or_default(),
+            quarantine: l.quarantine.clone(),
         }
     }
 }
