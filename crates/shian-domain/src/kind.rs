@@ -112,6 +112,10 @@ impl KindDef {
         match self.kind {
             Kind::RapidTest => derive_rapid_verdict(self, row),
             Kind::SampleItem => derive_item_verdict(self, row),
+            Kind::Inbound => {
+                assign_trace_code(self, row);
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -185,6 +189,25 @@ fn derive_rapid_verdict(def: &KindDef, row: &mut [Value]) -> Result<(), (&'stati
     };
     set(def, row, "verdict", v);
     Ok(())
+}
+
+/// A receipt without a lot code of its own gets Shian's trace code (see [`crate::tracecode`]).
+fn assign_trace_code(def: &KindDef, row: &mut [Value]) {
+    if !get(def, row, "lot_code").is_null() {
+        return;
+    }
+    let (Some(source), Some(ext_id), Some(at)) =
+        (get(def, row, "source").as_text(), get(def, row, "ext_id").as_text(), get(def, row, "received_at").as_int())
+    else {
+        return;
+    };
+    let Some(day) =
+        chrono::DateTime::from_timestamp(at, 0).map(|t| t.with_timezone(&crate::time::china()).date_naive())
+    else {
+        return;
+    };
+    let code = crate::tracecode::for_receipt(source, ext_id, day);
+    set(def, row, "lot_code", Value::Text(code));
 }
 
 fn derive_item_verdict(def: &KindDef, row: &mut [Value]) -> Result<(), (&'static str, FieldError)> {
@@ -512,7 +535,14 @@ static DEFS: &[KindDef] = &[
             req("ext_id", "来源记录号", T::Code),
             req("vendor", "销售者编码", T::Ref(Kind::Vendor)),
             req("variety", "品种编码", T::Ref(Kind::Variety)),
-            f("lot_code", "批次追溯码", T::Code),
+            Field {
+                name: "lot_code",
+                zh: "批次追溯码",
+                ty: T::Code,
+                required: false,
+                derived: false,
+                note: "the market's own lot code; if empty, Shian assigns its trace code S+YYMMDD+8+check (docs/trace-code.md)",
+            },
             req("quantity", "数量", T::Quantity),
             req("unit", "单位", T::Unit),
             req("received_at", "进货时间", T::DateTime),

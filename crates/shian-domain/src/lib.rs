@@ -14,6 +14,7 @@ pub mod msg;
 pub mod region;
 pub mod routine;
 pub mod time;
+pub mod tracecode;
 pub mod unit;
 
 pub use field::{FieldError, FieldType, Value};

@@ -588,3 +588,25 @@ fn a_receipt_with_an_animal_quarantine_certificate_shows_it_backward_and_in_fsma
         "the receipt's reference document is the quarantine certificate"
     );
 }
+
+#[test]
+fn a_receipt_without_a_lot_code_gets_a_printable_trace_code_found_again_as_printed() {
+    let mut c = Chain::new();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "source,ext_id,vendor,variety,quantity,unit,received_at,supplier_kind,supplier\n\
+               MKT,R1,W,010101,50,kg,2026-11-29 06:30,producer,P1\n";
+    let path = crate::support::write_file(dir.path(), "in.csv", csv);
+    crate::support::import_clean(&mut c.s, Kind::Inbound, &path);
+    let lot: String =
+        c.s.connection().query_row("SELECT lot_code FROM inbound WHERE ext_id = 'R1'", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        lot,
+        shian_domain::tracecode::for_receipt("MKT", "R1", chrono::NaiveDate::from_ymd_opt(2026, 11, 29).unwrap())
+    );
+    // Re-importing the same file changes nothing: the code is derived from the receipt.
+    let again = crate::support::import_clean(&mut c.s, Kind::Inbound, &path);
+    assert_eq!(again.outcome.unchanged, 1, "{again:?}");
+    // The code as printed on a label, typed with a lower-case letter, finds the lot.
+    let typed = shian_domain::tracecode::printed(&lot).to_lowercase();
+    assert_eq!(Start::detect(&c.s, &typed).unwrap(), Start::Lot(lot));
+}
