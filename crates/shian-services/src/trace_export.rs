@@ -165,8 +165,19 @@ fn header(sheet: &mut Worksheet, names: &[&str]) -> Result<(), XlsxError> {
     let bold = CellFormat::new().set_bold();
     for (c, name) in names.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *name, &bold)?;
+        // Wide enough for the header (a Chinese character takes two columns' width).
+        let width: usize = name.chars().map(|ch| if ch.is_ascii() { 1 } else { 2 }).sum();
+        sheet.set_column_width(c as u16, (width + 4).clamp(10, 40) as f64)?;
     }
     sheet.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// Widens the columns that hold names and places, so they read without resizing.
+fn widen(sheet: &mut Worksheet, columns: &[u16], width: f64) -> Result<(), XlsxError> {
+    for &c in columns {
+        sheet.set_column_width(c, width)?;
+    }
     Ok(())
 }
 
@@ -229,6 +240,8 @@ pub fn recall_xlsx(tree: &TraceTree, lang: Lang, out: &mut dyn Write) -> Result<
     let sheet = book.add_worksheet();
     sheet.set_name(pick(lang, "召回清单", "Recall list"))?;
     header(sheet, &recall_headers(lang))?;
+    widen(sheet, &[2, 3], 30.0)?;
+    widen(sheet, &[7, 12, 14], 22.0)?;
     for (i, row) in rows.iter().enumerate() {
         let r = i as u32 + 1;
         text(sheet, r, 0, &row.kind)?;
@@ -538,6 +551,7 @@ pub fn fsma204_xlsx(
     let sheet = book.add_worksheet();
     sheet.set_name("FSMA 204")?;
     header(sheet, &fsma204_headers(lang))?;
+    widen(sheet, &[5, 6, 9], 48.0)?;
     for (i, row) in rows.iter().enumerate() {
         let r = i as u32 + 1;
         let event = match row.event {

@@ -447,8 +447,7 @@ fn region_total(t: &RegionTotal, lang: Lang) -> String {
     let region = match (t.region.is_empty(), lang) {
         (true, Lang::Zh) => "地区不详".to_string(),
         (true, Lang::En) => "region unknown".to_string(),
-        (false, Lang::Zh) => format!("地区 {}", t.region),
-        (false, Lang::En) => format!("region {}", t.region),
+        (false, _) => format!("{} {}", shian_services::accounts::region_label(&t.region), t.region),
     };
     let school = match (t.school_canteens > 0, lang) {
         (true, Lang::Zh) => format!("，其中学校/幼儿园食堂 {} 家", t.school_canteens),
