@@ -240,6 +240,7 @@ pub fn recall_xlsx(tree: &TraceTree, lang: Lang, out: &mut dyn Write) -> Result<
     let sheet = book.add_worksheet();
     sheet.set_name(pick(lang, "召回清单", "Recall list"))?;
     header(sheet, &recall_headers(lang))?;
+    widen(sheet, &[1, 8, 9], 16.0)?;
     widen(sheet, &[2, 3], 30.0)?;
     widen(sheet, &[7, 12, 14], 22.0)?;
     for (i, row) in rows.iter().enumerate() {
