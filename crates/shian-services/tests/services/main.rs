@@ -16,4 +16,5 @@ mod supervision;
 mod supervision_delivery;
 mod supervision_ledger;
 mod trace;
+mod trace_chains;
 mod trace_export;
