@@ -276,17 +276,48 @@ pub struct Notices {
     pub outbox: Vec<NewOutbox>,
 }
 
-/// What an event's dispatch writes, all in one transaction.
+/// What an event's dispatch writes.
 pub struct Dispatch<'a> {
     pub event_id: i64,
-    /// Unix milliseconds; also the event's `dispatched_ms` (the moment notifications are queued).
-    pub at_ms: i64,
     pub entry: &'a NewEntry,
     /// Actions recorded at once (a positive rapid test's hold).
     pub actions: &'a [NewAction],
     /// The notices, made once the entry's id is known (they name it).
     pub notices: &'a dyn Fn(i64) -> Notices,
     pub audit: &'a NewAudit<'a>,
+}
+
+/// What a round of dispatch wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    /// The entry opened for each dispatch, in order; `None` where another dispatcher had the event.
+    pub entries: Vec<Option<i64>>,
+    /// Events marked dispatched without an entry.
+    pub skipped: usize,
+    /// The moment the round's notices were queued (Unix milliseconds, just before the commit); the
+    /// events' `dispatched_ms`.
+    pub at_ms: i64,
+}
+
+/// A trace snapshot to attach to an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceAttach {
+    pub entry: i64,
+    /// `done`, `no_lot` or `failed`.
+    pub status: String,
+    pub recall: Option<String>,
+    pub origins: Option<String>,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub message: i64,
+    pub at_ms: i64,
+    /// `None`: delivered.
+    pub error: Option<String>,
+    /// After a failure, when to try again; `None` gives the message up.
+    pub next_attempt_ms: Option<i64>,
 }
 
 /// A change of an entry's state that goes with an action.
@@ -335,17 +366,17 @@ pub trait Supervision {
     fn market_ref(&self, id: i64) -> Result<Option<MarketRef>>;
     /// A market's active roster entries of a role (`assigned_official`, `director`, …).
     fn market_roster(&self, market: i64, role: &str) -> Result<Vec<StaffContact>>;
-    /// Writes an event's entry, actions, inbox and outbox rows and marks it dispatched, in one
-    /// transaction. `None` (and nothing written) when the event was dispatched already.
-    fn dispatch_event(&mut self, d: &Dispatch) -> Result<Option<i64>>;
-    /// Marks an event dispatched without an entry (its record no longer exists or is no longer
-    /// failed); `false` if it was dispatched already.
-    fn skip_event(&mut self, event_id: i64, at_ms: i64) -> Result<bool>;
+    /// Writes a round of dispatches — each event's entry, actions, inbox and outbox rows, the event
+    /// marked dispatched — and marks `skipped` events dispatched without an entry (their record is
+    /// no longer failed), all in one transaction. An event another dispatcher claimed first is
+    /// left alone (its slot in [`Dispatched::entries`] is `None`).
+    fn dispatch_events(&mut self, round: &[Dispatch], skipped: &[i64]) -> Result<Dispatched>;
 
     /// Entries waiting for their trace snapshot, oldest first.
     fn entries_awaiting_trace(&self, limit: usize) -> Result<Vec<RiskEntry>>;
-    /// Attaches the trace snapshot (once: `false` when it was attached already).
-    fn attach_trace(&mut self, entry: i64, status: &str, recall: Option<&str>, origins: Option<&str>) -> Result<bool>;
+    /// Attaches trace snapshots to entries still waiting for one, in one transaction; returns how
+    /// many were attached.
+    fn attach_traces(&mut self, snapshots: &[TraceAttach]) -> Result<usize>;
 
     /// Opens an entry from a source other than a failure event, with its first actions and inbox
     /// rows, in one transaction.
@@ -393,11 +424,11 @@ pub trait Supervision {
     fn due_messages(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxMessage>>;
     /// The outbox messages about an entry.
     fn messages_of(&self, entry: i64) -> Result<Vec<OutboxMessage>>;
-    /// Takes a due message for one attempt: moves its next attempt to `lease_until_ms` unless
-    /// another worker took it first (`false`).
-    fn claim_message(&mut self, id: i64, due_ms: i64, lease_until_ms: i64) -> Result<bool>;
-    fn message_delivered(&mut self, id: i64, at_ms: i64) -> Result<()>;
-    /// Records a failed attempt: the next one at `next_attempt_ms`, or none (`gave_up`).
-    fn message_failed(&mut self, id: i64, error: &str, next_attempt_ms: Option<i64>, at_ms: i64) -> Result<()>;
+    /// Takes due messages for one attempt each: moves their next attempt to `lease_until_ms`
+    /// unless another worker took them first. `due` holds (id, next_attempt_ms) as read; returns
+    /// the ids taken.
+    fn claim_messages(&mut self, due: &[(i64, i64)], lease_until_ms: i64) -> Result<Vec<i64>>;
+    /// Records the outcomes of delivery attempts, in one transaction.
+    fn record_attempts(&mut self, attempts: &[Attempt]) -> Result<()>;
     fn outbox_counts(&self) -> Result<OutboxCounts>;
 }

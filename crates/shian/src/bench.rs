@@ -12,6 +12,7 @@ use shian_domain::{Kind, Value};
 
 use crate::memory::mib;
 
+mod supervision;
 mod trace;
 mod web;
 
@@ -45,6 +46,16 @@ pub enum Bench {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The province's rapid tests and samples imported from CSV with the supervision work running
+    /// as in the server: total time, commit-to-notification delay (p50/p99), peak memory.
+    Supervision {
+        /// The province database (copied, never changed).
+        #[arg(long, default_value = "sqlite://bench-out/province.db")]
+        db: String,
+        /// Where the copy and the CSV files go.
+        #[arg(long, default_value = "bench-out")]
+        dir: PathBuf,
+    },
     /// Web pages and API under load (wrk): p50 / p99 latency and requests per second of the
     /// dashboard, a vendor's and a market's page and API lists, with the server in this process.
     Web {
@@ -64,6 +75,7 @@ pub fn run(b: Bench) -> Result<ExitCode> {
         Bench::Import { rows, dir } => import(rows, &dir),
         Bench::Trace { starts, db, seed } => trace::run(starts, &db, seed),
         Bench::Web { db, seconds, connections } => web::run(&db, seconds, connections),
+        Bench::Supervision { db, dir } => supervision::run(&db, &dir),
     }
     .map(|()| ExitCode::SUCCESS)
 }

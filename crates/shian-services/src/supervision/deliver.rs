@@ -13,7 +13,7 @@ use lettre::Transport;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use shian_store::Store;
-use shian_store::supervision::OutboxMessage;
+use shian_store::supervision::{Attempt, OutboxMessage};
 
 use super::config::{NotifyConfig, SmtpTarget};
 use super::{Result, SupervisionError};
@@ -119,31 +119,41 @@ impl Deliverer {
     }
 }
 
-/// Sends up to `limit` messages due at `now_ms`.
+/// Sends up to `limit` messages due at `now_ms`: claims them in one transaction, sends each, and
+/// records the outcomes in one transaction.
 pub fn deliver_due(store: &mut dyn Store, d: &Deliverer, now_ms: i64, limit: usize) -> Result<DeliveryReport> {
+    let due = store.due_messages(now_ms, limit)?;
     let mut report = DeliveryReport::default();
-    for m in store.due_messages(now_ms, limit)? {
-        if !store.claim_message(m.id, m.next_attempt_ms, now_ms + LEASE_MS)? {
-            continue;
+    if due.is_empty() {
+        return Ok(report);
+    }
+    let keys: Vec<(i64, i64)> = due.iter().map(|m| (m.id, m.next_attempt_ms)).collect();
+    let taken = store.claim_messages(&keys, now_ms + LEASE_MS)?;
+    let mut attempts = Vec::with_capacity(taken.len());
+    for m in due.iter().filter(|m| taken.contains(&m.id)) {
+        let attempt = attempt(d, m, now_ms);
+        match (&attempt.error, attempt.next_attempt_ms) {
+            (None, _) => report.delivered += 1,
+            (Some(_), Some(_)) => report.retrying += 1,
+            (Some(_), None) => report.gave_up += 1,
         }
-        match d.send(&m) {
-            Ok(()) => {
-                store.message_delivered(m.id, now_ms)?;
-                report.delivered += 1;
-            }
-            Err(error) => {
-                let attempts = m.attempts + 1;
-                let next = (attempts < MAX_ATTEMPTS).then(|| now_ms + d.backoff.after(attempts));
-                tracing::warn!(message = m.id, channel = %m.channel, attempts, %error, "notification not delivered");
-                store.message_failed(m.id, &error, next, now_ms)?;
-                match next {
-                    Some(_) => report.retrying += 1,
-                    None => report.gave_up += 1,
-                }
-            }
+        attempts.push(attempt);
+    }
+    store.record_attempts(&attempts)?;
+    Ok(report)
+}
+
+/// Sends one message; the outcome with the next attempt's time after a failure.
+fn attempt(d: &Deliverer, m: &OutboxMessage, now_ms: i64) -> Attempt {
+    match d.send(m) {
+        Ok(()) => Attempt { message: m.id, at_ms: now_ms, error: None, next_attempt_ms: None },
+        Err(error) => {
+            let attempts = m.attempts + 1;
+            let next = (attempts < MAX_ATTEMPTS).then(|| now_ms + d.backoff.after(attempts));
+            tracing::warn!(message = m.id, channel = %m.channel, attempts, %error, "notification not delivered");
+            Attempt { message: m.id, at_ms: now_ms, error: Some(error), next_attempt_ms: next }
         }
     }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use shian_domain::access::Scope;
 use shian_store::Store;
 use shian_store::accounts::{NewAudit, UserRecord};
-use shian_store::supervision::{Dispatch, FailedResult, FailureEvent, NewAction, NewEntry, Notices};
+use shian_store::supervision::{Dispatch, FailedResult, NewAction, NewEntry, Notices, TraceAttach};
 
 use super::config::NotifyConfig;
 use super::message::Facts;
@@ -79,7 +79,9 @@ impl Audience {
     }
 }
 
-/// Dispatches up to `limit` waiting events (without their traces: see [`attach_traces`]).
+/// Dispatches up to `limit` waiting events in one round (without their traces: see
+/// [`attach_traces`]): everything is read first, then written in one transaction, so a busy
+/// database is asked for its writer lock once per round, not once per event.
 pub fn dispatch_pending(store: &mut dyn Store, cfg: &NotifyConfig, limit: usize) -> Result<DispatchReport> {
     let events = store.pending_events(limit)?;
     let mut report = DispatchReport::default();
@@ -87,12 +89,31 @@ pub fn dispatch_pending(store: &mut dyn Store, cfg: &NotifyConfig, limit: usize)
         return Ok(report);
     }
     let audience = Audience::load(store)?;
+    let now = now_ms() / 1000;
+    let (mut prepared, mut skipped) = (Vec::new(), Vec::new());
     for ev in &events {
-        match dispatch_one(store, cfg, &audience, ev)? {
-            true => report.opened += 1,
-            false => report.skipped += 1,
+        match store.failed_result(&ev.source_kind, ev.record_id)? {
+            Some(result) => prepared.push(prepare(store, &audience, ev.id, result, now)?),
+            None => skipped.push(ev.id),
         }
     }
+    let notices: Vec<_> = prepared.iter().map(|p| move |entry_id| p.notices(cfg, entry_id)).collect();
+    let audits: Vec<_> = prepared.iter().map(|p| p.audit(now)).collect();
+    let round: Vec<Dispatch> = prepared
+        .iter()
+        .zip(&notices)
+        .zip(&audits)
+        .map(|((p, notices), audit)| Dispatch {
+            event_id: p.event_id,
+            entry: &p.plan.entry,
+            actions: &p.plan.actions,
+            notices,
+            audit,
+        })
+        .collect();
+    let done = store.dispatch_events(&round, &skipped)?;
+    report.opened = done.entries.iter().flatten().count();
+    report.skipped = done.skipped;
     Ok(report)
 }
 
@@ -116,14 +137,20 @@ pub fn run_once(store: &mut dyn Store, cfg: &NotifyConfig) -> Result<DispatchRep
     Ok(total)
 }
 
-/// One event; `false` when it was skipped (or another dispatcher had it).
-fn dispatch_one(store: &mut dyn Store, cfg: &NotifyConfig, audience: &Audience, ev: &FailureEvent) -> Result<bool> {
-    let at_ms = now_ms();
-    let Some(result) = store.failed_result(&ev.source_kind, ev.record_id)? else {
-        store.skip_event(ev.id, at_ms)?;
-        return Ok(false);
-    };
-    let plan = plan(store, audience, &result, at_ms / 1000)?;
+/// One event, read and planned, ready to be written.
+struct Prepared {
+    event_id: i64,
+    result: FailedResult,
+    plan: Plan,
+    /// The accounts to tell.
+    users: Vec<i64>,
+    /// The SMS gateway's numbers: the market roster's assigned officials.
+    phones: Vec<String>,
+    audit_after: String,
+}
+
+fn prepare(store: &dyn Store, audience: &Audience, event_id: i64, result: FailedResult, now: i64) -> Result<Prepared> {
+    let plan = plan(store, audience, &result, now)?;
     let users = match &result.market {
         Some(m) => audience.market_people(m.id),
         None => regional_users(audience, plan.entry.region.as_deref()),
@@ -132,40 +159,38 @@ fn dispatch_one(store: &mut dyn Store, cfg: &NotifyConfig, audience: &Audience, 
         Some(m) => store.market_roster(m.id, "assigned_official")?.into_iter().filter_map(|s| s.phone).collect(),
         None => Vec::new(),
     };
-    let notices = |entry_id: i64| {
-        let facts = Facts {
-            result: &result,
-            entry_id,
-            level: plan.level,
-            owner: plan.entry.owner_name.as_deref(),
-            deadline: plan.entry.deadline,
-            retest_due: plan.entry.retest_due,
-        };
-        Notices { inbox: facts.inbox(&users), outbox: facts.outbox(cfg, &phones) }
-    };
-    let after = serde_json::json!({
+    let audit_after = serde_json::json!({
         "source": result.source_kind, "key": result.key, "level": plan.level.code(),
         "owner_role": plan.entry.owner_role, "owner": plan.entry.owner_name, "notified": users.len(),
     })
     .to_string();
-    let audit = NewAudit {
-        at: at_ms / 1000,
-        actor: SYSTEM_ACTOR,
-        action: "ledger.open",
-        kind: Some("risk_entry"),
-        after: Some(&after),
-        client: Some("dispatcher"),
-        ..NewAudit::default()
-    };
-    let dispatch = Dispatch {
-        event_id: ev.id,
-        at_ms,
-        entry: &plan.entry,
-        actions: &plan.actions,
-        notices: &notices,
-        audit: &audit,
-    };
-    Ok(store.dispatch_event(&dispatch)?.is_some())
+    Ok(Prepared { event_id, result, plan, users, phones, audit_after })
+}
+
+impl Prepared {
+    fn notices(&self, cfg: &NotifyConfig, entry_id: i64) -> Notices {
+        let facts = Facts {
+            result: &self.result,
+            entry_id,
+            level: self.plan.level,
+            owner: self.plan.entry.owner_name.as_deref(),
+            deadline: self.plan.entry.deadline,
+            retest_due: self.plan.entry.retest_due,
+        };
+        Notices { inbox: facts.inbox(&self.users), outbox: facts.outbox(cfg, &self.phones) }
+    }
+
+    fn audit(&self, now: i64) -> NewAudit<'_> {
+        NewAudit {
+            at: now,
+            actor: SYSTEM_ACTOR,
+            action: "ledger.open",
+            kind: Some("risk_entry"),
+            after: Some(&self.audit_after),
+            client: Some("dispatcher"),
+            ..NewAudit::default()
+        }
+    }
 }
 
 /// County and city regulators of a region (for a failure outside any market).
@@ -241,15 +266,22 @@ fn owner_of(store: &dyn Store, audience: &Audience, r: &FailedResult, region: Op
     Ok((Owner::CountyRegulator, county.map(|u| u.id), county.map(|u| u.display_name.clone())))
 }
 
-/// Attaches the trace snapshots to up to `limit` waiting entries; returns how many.
+/// Attaches the trace snapshots to up to `limit` waiting entries (traced first, then written in
+/// one transaction); returns how many.
 pub fn attach_traces(store: &mut dyn Store, limit: usize) -> Result<usize> {
     let waiting = store.entries_awaiting_trace(limit)?;
-    let mut n = 0;
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let mut snapshots = Vec::with_capacity(waiting.len());
     for e in &waiting {
         let snap = snapshot(store, e)?;
-        if store.attach_trace(e.id, snap.status, snap.recall.as_deref(), snap.origins.as_deref())? {
-            n += 1;
-        }
+        snapshots.push(TraceAttach {
+            entry: e.id,
+            status: snap.status.into(),
+            recall: snap.recall,
+            origins: snap.origins,
+        });
     }
-    Ok(n)
+    Ok(store.attach_traces(&snapshots)?)
 }
