@@ -227,6 +227,71 @@ describe('web platform', { timeout: 30 * 60_000 }, () => {
       }
     });
   });
+
+  test('ledger: an official follows a failed sample from the inbox to its entry, sees who received the goods, disposes of it and closes it', { timeout: 4 * PAGE_TIMEOUT }, async () => {
+    await run('ledger', async (page) => {
+      await login(page, base, 'official');
+      const csrf = await page.locator('input[name="csrf"]').first().getAttribute('value');
+      // A lot the official's market sold on, sampled and failed (chlorpyrifos 0.2 mg/kg, limit 0.05).
+      const sale = (await getJson(page, base, 'api/v1/outbound?limit=200')).items.find((s) => s.lot_code);
+      assert.ok(sale, "the official's market sold a lot");
+      const vendor = (await getJson(page, base, `api/v1/vendor?code=${encodeURIComponent(sale.vendor)}`)).items[0];
+      const sampleNo = `E2E-CJ-${Date.now()}`;
+      const post = async (kind, data) => {
+        const r = await page.request.post(new URL(`api/v1/${kind}`, base).href, { data, headers: { 'x-csrf-token': csrf } });
+        assert.ok([200, 201].includes(r.status()), `POST ${kind}: ${r.status()} ${(await r.text()).slice(0, 300)}`);
+      };
+      await post('sample', {
+        sample_no: sampleNo, subject_kind: 'vendor', subject: sale.vendor, market: vendor.market,
+        variety: sale.variety, lot_code: sale.lot_code, sampled_on: '2026-02-03', lab: '河北省食品检验研究院',
+      });
+      await post('sample_item', { sample: sampleNo, item: '毒死蜱', value: 0.2, unit: 'mg/kg', limit: 0.05, method: 'GB 23200.113-2018' });
+
+      // The notice arrives in the inbox within moments; the badge counts it.
+      let notice;
+      for (let i = 0; i < 150 && !notice; i++) {
+        notice = (await getJson(page, base, 'api/v1/inbox?unread=true&limit=100')).items.find((n) => n.body.includes(sampleNo));
+        if (!notice) await page.waitForTimeout(200);
+      }
+      assert.ok(notice, 'the failed sample was notified to the official');
+      await open(page, new URL('inbox', base).href);
+      await page.locator('#inbox-badge').waitFor({ state: 'visible', timeout: 10_000 });
+      const item = page.locator('#unread li', { hasText: sampleNo });
+      await navigating(page, () => item.locator('.title a').click());
+      assert.match(new URL(page.url()).pathname, /^\/ledger\/\d+$/, 'the notice leads to its ledger entry');
+      assert.equal(await page.locator('#entry-state').getAttribute('data-state'), 'open');
+
+      // Who received the goods: the trace is attached right after the entry is opened.
+      for (let i = 0; i < 120 && (await page.locator('#recipients tbody tr').count()) === 0; i++) {
+        await page.waitForTimeout(500);
+        await page.reload();
+      }
+      const recipients = await page.locator('#recipients tbody tr').count();
+      assert.ok(recipients >= 1, 'the entry lists who received the goods');
+      assert.ok((await page.locator('#recall a', { hasText: '召回清单' }).count()) === 1, 'the recall list can be exported');
+      await screenshot(page, 'ledger-entry');
+
+      const record = async (action, note, file) => {
+        const form = page.locator('#act form');
+        await form.locator('select[name="action"]').selectOption(action);
+        await form.locator('textarea[name="note"]').fill(note);
+        if (file) await form.locator('input[name="evidence"]').setInputFiles(file);
+        await navigating(page, () => form.locator('button[type="submit"]').click());
+      };
+      await record('hold', '现场暂扣封存');
+      assert.equal(await page.locator('#entry-state').getAttribute('data-state'), 'in_disposal');
+      await record('destroy', '无害化销毁', { name: '销毁记录.txt', mimeType: 'text/plain', buffer: Buffer.from('20 kg 已无害化销毁') });
+      assert.equal(await page.locator('#entry-state').getAttribute('data-state'), 'disposed');
+
+      const close = page.locator('#close form');
+      await close.locator('textarea[name="note"]').fill('核查无误，办结');
+      await navigating(page, () => close.locator('button[type="submit"]').click());
+      assert.equal(await page.locator('#entry-state').getAttribute('data-state'), 'verified_closed');
+      const timeline = await page.locator('#timeline').innerText();
+      for (const step of ['暂扣封存', '销毁', '核查办结', '站内通知']) assert.ok(timeline.includes(step), `the timeline shows ${step}`);
+      assert.equal(await page.locator('#timeline a', { hasText: '证据文件' }).count(), 1, 'the evidence file is linked');
+    });
+  });
 });
 
 /** `#trace-result` with at least one hop, mentioning the code, and a canvas in `#trace-graph`. */

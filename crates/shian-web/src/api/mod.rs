@@ -1,5 +1,5 @@
-//! The JSON API: every record kind under `/api/v1/{kind}`, its OpenAPI document at
-//! `/api/openapi.json` and a readable page at `/api/docs`.
+//! The JSON API: every record kind under `/api/v1/{kind}`, the risk ledger and the inbox
+//! ([`ledger`]), its OpenAPI document at `/api/openapi.json` and a readable page at `/api/docs`.
 //!
 //! The endpoints are listed once, in [`Endpoint::ALL`]: the router, the OpenAPI document and the
 //! docs page are all built from that list and from the record kinds (`shian_domain::kind`), so
@@ -13,6 +13,7 @@
 mod docs;
 mod error;
 mod item;
+pub mod ledger;
 pub mod openapi;
 mod params;
 mod records;
@@ -72,11 +73,32 @@ pub enum Endpoint {
     OpenApi,
     /// `GET /api/docs`.
     Docs,
+    /// `GET /api/v1/ledger`: a page of risk-ledger entries.
+    Ledger,
+    /// `GET /api/v1/ledger/{id}`: an entry with its timeline and recall scope.
+    LedgerEntry,
+    /// `POST /api/v1/ledger/{id}/actions`: record an action on an entry.
+    LedgerAct,
+    /// `GET /api/v1/inbox`: the caller's notices.
+    Inbox,
+    /// `POST /api/v1/inbox/{id}/ack`: mark a notice read.
+    InboxAck,
 }
 
 impl Endpoint {
     /// Every endpoint, in the order the documentation lists them.
-    pub const ALL: [Endpoint; 5] = [Endpoint::List, Endpoint::Get, Endpoint::Write, Endpoint::OpenApi, Endpoint::Docs];
+    pub const ALL: [Endpoint; 10] = [
+        Endpoint::List,
+        Endpoint::Get,
+        Endpoint::Write,
+        Endpoint::Ledger,
+        Endpoint::LedgerEntry,
+        Endpoint::LedgerAct,
+        Endpoint::Inbox,
+        Endpoint::InboxAck,
+        Endpoint::OpenApi,
+        Endpoint::Docs,
+    ];
 
     /// The route, in axum's syntax (also OpenAPI's, once `{kind}` is filled in).
     pub fn path(self) -> &'static str {
@@ -85,14 +107,24 @@ impl Endpoint {
             Endpoint::Get => "/api/v1/{kind}/{id}",
             Endpoint::OpenApi => "/api/openapi.json",
             Endpoint::Docs => "/api/docs",
+            Endpoint::Ledger => "/api/v1/ledger",
+            Endpoint::LedgerEntry => "/api/v1/ledger/{id}",
+            Endpoint::LedgerAct => "/api/v1/ledger/{id}/actions",
+            Endpoint::Inbox => "/api/v1/inbox",
+            Endpoint::InboxAck => "/api/v1/inbox/{id}/ack",
         }
     }
 
     pub fn verb(self) -> Verb {
         match self {
-            Endpoint::Write => Verb::Post,
+            Endpoint::Write | Endpoint::LedgerAct | Endpoint::InboxAck => Verb::Post,
             _ => Verb::Get,
         }
+    }
+
+    /// Whether the endpoint answers without signing in (the documentation).
+    pub fn public(self) -> bool {
+        matches!(self, Endpoint::OpenApi | Endpoint::Docs)
     }
 
     /// Whether the path holds `{kind}` and is documented once per record kind.
@@ -113,6 +145,19 @@ impl Endpoint {
             Endpoint::Write => ("按业务主键新增或更新一条记录", "Create or update one record by its natural key"),
             Endpoint::OpenApi => ("本接口的 OpenAPI 3.1 描述文档", "This API's OpenAPI 3.1 document"),
             Endpoint::Docs => ("接口说明页面", "This API's documentation page"),
+            Endpoint::Ledger => (
+                "风险台账条目（仅限管辖范围内，可筛选、分页）",
+                "Risk-ledger entries in your scope, filtered, a page at a time",
+            ),
+            Endpoint::LedgerEntry => (
+                "读取一条风险台账：待办事项、不合格项目、处置记录、召回范围和来源",
+                "One ledger entry: what is due, failed items, timeline, recall scope and origins",
+            ),
+            Endpoint::LedgerAct => {
+                ("记录处置措施（暂扣、复检、销毁、核查办结等）", "Record an action (hold, re-test, destroy, close, …)")
+            }
+            Endpoint::Inbox => ("我的消息（站内通知）与未读数", "Your notices and the unread count"),
+            Endpoint::InboxAck => ("将一条消息标为已读", "Mark a notice read"),
         }
     }
 
@@ -123,6 +168,11 @@ impl Endpoint {
             Endpoint::Write => post(records::write),
             Endpoint::OpenApi => get(openapi::serve),
             Endpoint::Docs => get(docs::page),
+            Endpoint::Ledger => get(ledger::list),
+            Endpoint::LedgerEntry => get(ledger::get_one),
+            Endpoint::LedgerAct => post(ledger::act),
+            Endpoint::Inbox => get(ledger::inbox),
+            Endpoint::InboxAck => post(ledger::ack),
         }
     }
 }

@@ -81,6 +81,9 @@ fn json_content(schema: Value) -> Value {
 
 /// One operation; `kind` for the per-kind endpoints.
 fn operation(e: Endpoint, kind: Option<Kind>) -> Value {
+    if let Some(op) = super::ledger::operation(e) {
+        return op;
+    }
     let (zh, en) = e.summary();
     let Some(kind) = kind else {
         let content = match e {
@@ -199,6 +202,7 @@ fn responses() -> Value {
 fn schemas() -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("Error".into(), error_schema());
+    out.extend(super::ledger::schemas().into_iter().map(|(name, schema)| (name.to_string(), schema)));
     for kind in Kind::ALL {
         let s = schema_name(kind);
         out.insert(s.clone(), item_schema(kind.def()));

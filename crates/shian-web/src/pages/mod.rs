@@ -1,14 +1,18 @@
-//! Server-rendered pages: login, the dashboard, archives of every record kind, trace, import and
-//! the audit log. Templates live in `templates/` (askama, auto-escaped, checked at compile time).
+//! Server-rendered pages: login, the dashboard, archives of every record kind, trace, import, the
+//! audit log, and supervision: the inbox, the risk ledger and the test results. Templates live in
+//! `templates/` (askama, auto-escaped, checked at compile time).
 //!
 //! Every page reads through the signed-in user's scope; a record outside it is "not found".
 
 pub mod catalogue;
 pub mod dashboard;
 pub mod import;
+pub mod inbox;
+pub mod ledger;
 pub mod profile;
 pub mod records;
 pub mod routine;
+pub mod sampling;
 pub mod session;
 pub mod trace;
 pub mod view;
@@ -62,13 +66,16 @@ pub fn routes() -> Router<AppState> {
         .route("/routine", get(routine::page))
         .route("/catalogue", get(catalogue::list))
         .route("/catalogue/{id}", get(catalogue::item).post(catalogue::update))
+        .route("/sampling", get(sampling::page))
+        .merge(ledger::routes())
+        .merge(inbox::routes())
         .merge(session::routes())
         .layer(axum::middleware::from_fn(pages_errors))
 }
 
 /// The upload routes, which take large bodies.
 pub fn upload_routes() -> Router<AppState> {
-    import::routes().layer(axum::middleware::from_fn(pages_errors))
+    import::routes().merge(ledger::upload_routes()).layer(axum::middleware::from_fn(pages_errors))
 }
 
 #[derive(Template)]

@@ -90,7 +90,10 @@ async fn every_route_answers() {
     let who = Role::ProvinceRegulator;
     for e in Endpoint::ALL {
         if !e.per_kind() {
-            app.get(e.path(), Who::Nobody).await.status(200);
+            // The signed-in endpoints without a kind (ledger, inbox) have their own tests.
+            if e.public() {
+                app.get(e.path(), Who::Nobody).await.status(200);
+            }
             continue;
         }
         for kind in Kind::ALL.into_iter().filter(|k| e.serves(*k)) {
