@@ -125,10 +125,10 @@ impl Start {
             return Ok(Start::Lot(r.into()));
         }
         // A Shian trace code typed from a label: dashes, lower case, O for 0 …
-        if let Some(code) = shian_domain::tracecode::normalize(r).filter(|c| c != r) {
-            if !store.lot_holders(&code)?.is_empty() {
-                return Ok(Start::Lot(code));
-            }
+        if let Some(code) = shian_domain::tracecode::normalize(r).filter(|c| c != r)
+            && !store.lot_holders(&code)?.is_empty()
+        {
+            return Ok(Start::Lot(code));
         }
         for (kind, start) in [
             (Kind::OriginCertificate, Start::Certificate(r.into())),

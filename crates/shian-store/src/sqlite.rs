@@ -13,9 +13,9 @@ use crate::{
 };
 
 mod accounts;
-mod test_catalogue;
 mod query;
 mod supervision;
+mod test_catalogue;
 
 mod embedded {
     refinery::embed_migrations!("migrations/sqlite");

@@ -51,10 +51,10 @@ fn end_quantity(nodes: &[Node]) -> f64 {
 /// Every (vendor code, lot) in a tree.
 fn lots(nodes: &[Node], out: &mut Vec<(String, String)>) {
     for n in nodes {
-        if let (Some(code), Some(lot)) = (&n.party.code, &n.lot) {
-            if n.party.kind == "vendor" {
-                out.push((code.clone(), lot.clone()));
-            }
+        if let (Some(code), Some(lot)) = (&n.party.code, &n.lot)
+            && n.party.kind == "vendor"
+        {
+            out.push((code.clone(), lot.clone()));
         }
         lots(&n.children, out);
     }
@@ -115,7 +115,7 @@ proptest! {
         }
         prop_assert!(at < T0 + 40 * DAY);
         let opts = TraceOptions { confirmed_only: true, ..TraceOptions::default() };
-        let fwd = c.forward(Start::Lot("L0".into()), opts.clone());
+        let fwd = c.forward(Start::Lot("L0".into()), opts);
         prop_assert!(!fwd.truncated);
         let shown = end_quantity(&fwd.roots);
         prop_assert!((shown - sold_to_end).abs() < 1e-6, "forward shows {shown} kg reaching end buyers, {sold_to_end} kg were sold to them");
@@ -126,7 +126,7 @@ proptest! {
             prop_assert!(reached.iter().any(|(_, l)| l == lot), "lot {lot} was bought from the chain but not reached forward");
         }
         for (vendor, lot) in &reached {
-            let back = c.back(Start::Lot(lot.clone()), opts.clone());
+            let back = c.back(Start::Lot(lot.clone()), opts);
             let mut origins = Vec::new();
             lots(&back.roots, &mut origins);
             prop_assert!(origins.iter().any(|(v, l)| v == "W" && l == "L0"), "{vendor}/{lot} does not trace back to W/L0");
