@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod catalogue;
 pub mod contract;
+pub mod public;
 pub mod query;
 pub mod sql;
 pub mod sqlite;
@@ -158,7 +159,9 @@ pub struct LotFlow {
 }
 
 /// The storage contract. Rows are in the field order of the kind's definition.
-pub trait Store: accounts::Accounts + catalogue::Catalogue + query::Queries + supervision::Supervision + Send {
+pub trait Store:
+    accounts::Accounts + catalogue::Catalogue + public::Public + query::Queries + supervision::Supervision + Send
+{
     /// Name of the backend (`sqlite`).
     fn backend(&self) -> &'static str;
 

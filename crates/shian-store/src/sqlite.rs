@@ -13,6 +13,7 @@ use crate::{
 };
 
 mod accounts;
+mod public;
 mod query;
 mod supervision;
 mod test_catalogue;
