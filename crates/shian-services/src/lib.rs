@@ -7,16 +7,21 @@
 //! - [`stats`]: counting what a database holds;
 //! - [`trace`]: backward and forward traces over lots, with inferred links marked;
 //! - [`trace_export`]: a trace as a recall list (召回清单) or an FDA FSMA 204 sortable spreadsheet;
-//! - [`balance`]: mass balance (物料平衡) per lot, sold ≤ received, as a data-quality signal.
+//! - [`balance`]: mass balance (物料平衡) per lot, sold ≤ received, as a data-quality signal;
+//! - [`public`]: one code, all public (一码公开): QR tokens, vendors' and lots' public pages, complaints
+//!   and ratings from the public, QR images and posters;
+//! - [`credit`]: credit evaluation (信用评价) of vendors, a documented formula over their records.
 //!
 //! Error policy: each module has its own `thiserror` enum; problems with one row are not errors but
 //! [`import::RowError`]s, reported and skipped while the good rows go on.
 
 pub mod accounts;
 pub mod balance;
+pub mod credit;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod public;
 pub mod routine;
 pub mod source;
 pub mod stats;
