@@ -5,7 +5,9 @@
 //! - [`api`]: the JSON API under `/api/v1/` with its OpenAPI document at `/api/openapi.json`;
 //! - [`ops`]: health, readiness, Prometheus metrics, request logging;
 //! - [`auth`]: sessions, API tokens, language, CSRF;
-//! - [`assets`]: the front-end files (ECharts from npm, the map) compiled into the binary.
+//! - [`assets`]: the front-end files (ECharts from npm, the map) compiled into the binary;
+//! - [`public`]: one code, all public (一码公开): the pages behind the QR codes, without login, and
+//!   the staff's codes, posters and credit pages.
 //!
 //! Every handler asks the services for data inside the caller's scope; nothing here talks SQL.
 
@@ -16,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod ops;
 pub mod pages;
+pub mod public;
 pub mod summary;
 
 use std::net::SocketAddr;
@@ -43,6 +46,8 @@ pub struct ServeOptions {
     /// A GeoJSON map of the province to use instead of the built-in one (a government deployment
     /// uses its approved standard map).
     pub map_file: Option<PathBuf>,
+    /// The base of the links printed in QR codes (`SHIAN_PUBLIC_URL`); default the listen address.
+    pub public_url: Option<String>,
 }
 
 /// What every handler can reach.
@@ -53,6 +58,8 @@ pub struct AppState {
     pub metrics: Arc<ops::Metrics>,
     /// The province map's GeoJSON.
     pub map: Arc<Vec<u8>>,
+    /// The public pages' cache, counters and limits.
+    pub public: Arc<public::PublicState>,
 }
 
 impl AppState {
@@ -67,6 +74,7 @@ impl AppState {
             summary: Arc::new(summary::Summaries::default()),
             metrics: Arc::new(ops::Metrics::default()),
             map: Arc::new(map),
+            public: Arc::new(public::PublicState::new(std::env::var("SHIAN_PUBLIC_URL").ok())),
         })
     }
 }
@@ -81,6 +89,7 @@ pub fn app(state: AppState) -> Router {
         .merge(uploads)
         .merge(ops::routes())
         .merge(assets::routes())
+        .merge(public::routes(&state))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::observe))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .with_state(state)
@@ -93,11 +102,14 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     summary::warm(state.clone());
+    state.public.default_base_url(listener.local_addr()?);
+    public::start(state.clone());
     // Failed results → ledger entries and notices every 200 ms, their delivery, escalation (issue 5).
     let _supervision = state.db.run(|s| Ok(shian_services::supervision::background::Background::start(s))).await;
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, app(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await?;
+    public::views::flush(&state).await.map_err(|e| anyhow::anyhow!("writing page views: {}", e.msg))?;
     Ok(())
 }
 
@@ -105,6 +117,9 @@ pub async fn serve(
 pub fn run(opts: ServeOptions, on_ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
     ops::init_logging();
     let state = AppState::open(&opts.db, opts.map_file.as_deref())?;
+    if let Some(url) = opts.public_url {
+        state.public.set_base_url(url);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = TcpListener::bind(opts.listen)

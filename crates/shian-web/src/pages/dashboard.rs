@@ -220,10 +220,12 @@ pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Resul
     let risk_ctx = ctx.clone();
     let upstream = user.role.upstream_only();
     let key = format!("dashboard/{:?}/{lang:?}", user.scope);
-    let (figures, lists) = state
+    let (figures, lists, views) = state
         .db
         .run(move |store| {
             let figures = summary.figures(store, &scope)?;
+            let views = summary
+                .cached(format!("public/views/{scope:?}"), || crate::public::staff::views_figure(store, &scope))?;
             let lists = summary.cached(key, || {
                 let (from, to) = week(store, &scope)?;
                 let (failures, risks) = if upstream {
@@ -233,14 +235,21 @@ pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Resul
                 };
                 Ok(Lists { failures, risks, from, to })
             })?;
-            Ok((figures, lists))
+            Ok((figures, lists, views))
         })
         .await?;
+    let mut figure_list = figure_views(&figures, &ctx);
+    figure_list.push(FigureView {
+        key: "public_views",
+        label: ctx.t("公示页浏览量", "Public page views"),
+        value: grouped(*views),
+        href: "/records/vendor",
+    });
     let (from, to) = (lists.from, lists.to);
     let day = |t: i64| shian_domain::time::format_datetime(t).chars().take(10).collect::<String>();
     render(&DashboardPage {
         scope_label: user.scope_label.clone(),
-        figures: figure_views(&figures, &ctx),
+        figures: figure_list,
         failures: lists.failures.clone(),
         risks: lists.risks.clone(),
         week_from: day(from),

@@ -352,6 +352,7 @@ pub async fn record(
             })
             .unwrap_or_default()
         }
+        Kind::Vendor | Kind::Market => crate::public::staff::actions(kind, id, &ctx),
         _ => Vec::new(),
     };
     render(&RecordPage {

@@ -6,4 +6,5 @@
 mod api;
 mod pages;
 mod pages_trace_import;
+mod public;
 mod support;

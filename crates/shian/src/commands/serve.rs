@@ -19,17 +19,32 @@ pub struct Args {
     /// A GeoJSON map of the province to use instead of the built-in one.
     #[arg(long)]
     pub map_file: Option<PathBuf>,
+    /// The base of the links printed in QR codes (e.g. https://sa.example.cn); default the
+    /// listen address.
+    #[arg(long, env = "SHIAN_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// `shian serve`: refuses a database that does not exist, then serves until Ctrl-C or SIGTERM.
 pub fn serve(url: &str, args: &Args, lang: Lang) -> Result<ExitCode> {
     drop(super::open_existing(url, lang)?);
-    run(url, args.listen, args.map_file.clone(), lang)
+    run_with(url, args.listen, args.map_file.clone(), args.public_url.clone(), lang)
 }
 
 /// Serves a database known to exist; prints the ready line once listening.
 pub fn run(url: &str, listen: SocketAddr, map_file: Option<PathBuf>, lang: Lang) -> Result<ExitCode> {
-    let opts = shian_web::ServeOptions { db: url.to_string(), listen, map_file };
+    run_with(url, listen, map_file, None, lang)
+}
+
+/// [`run`] with the public base URL of the QR codes given.
+pub fn run_with(
+    url: &str,
+    listen: SocketAddr,
+    map_file: Option<PathBuf>,
+    public_url: Option<String>,
+    lang: Lang,
+) -> Result<ExitCode> {
+    let opts = shian_web::ServeOptions { db: url.to_string(), listen, map_file, public_url };
     shian_web::run(opts, |addr| ready(addr, lang))?;
     Ok(ExitCode::SUCCESS)
 }
