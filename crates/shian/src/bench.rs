@@ -12,6 +12,7 @@ use shian_domain::{Kind, Value};
 
 use crate::memory::mib;
 
+mod public;
 mod supervision;
 mod trace;
 mod web;
@@ -67,6 +68,33 @@ pub enum Bench {
         #[arg(long, default_value_t = 16)]
         connections: u32,
     },
+    /// The vendor's public page (/q/{token}) under open-loop load (oha -q with latency
+    /// correction) beside a static file of the same size, its capacity, and 429s beyond it.
+    /// Codes are issued into the database: run it on a copy of a shared one.
+    Public {
+        #[arg(long, default_value = "sqlite://bench-out/province.db")]
+        db: String,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The open-loop rate (requests per second).
+        #[arg(long, default_value_t = 6_000)]
+        rate: u32,
+        #[arg(long, default_value_t = 64)]
+        connections: u32,
+        /// Connections of the run at twice the capacity.
+        #[arg(long, default_value_t = 1_000)]
+        overload_connections: u32,
+        /// Vendor pages in the rotation.
+        #[arg(long, default_value_t = 1_000)]
+        vendors: usize,
+        /// Vendor pages first requested in the last run (a cold cache).
+        #[arg(long, default_value_t = 2_000)]
+        cold: usize,
+        /// The rate of the cold run.
+        #[arg(long, default_value_t = 2_000)]
+        cold_rate: u32,
+    },
 }
 
 pub fn run(b: Bench) -> Result<ExitCode> {
@@ -75,6 +103,18 @@ pub fn run(b: Bench) -> Result<ExitCode> {
         Bench::Import { rows, dir } => import(rows, &dir),
         Bench::Trace { starts, db, seed } => trace::run(starts, &db, seed),
         Bench::Web { db, seconds, connections } => web::run(&db, seconds, connections),
+        Bench::Public { db, seconds, rate, connections, overload_connections, vendors, cold, cold_rate } => {
+            public::run(&public::Options {
+                db,
+                seconds,
+                rate,
+                connections,
+                overload_connections,
+                vendors,
+                cold,
+                cold_rate,
+            })
+        }
         Bench::Supervision { db, dir } => supervision::run(&db, &dir),
     }
     .map(|()| ExitCode::SUCCESS)

@@ -1,5 +1,5 @@
 //! The command line: `shian generate | stats | import | export | history | trace | schema | examples | demo |
-//! serve | user | ledger | notify | inbox | bench`.
+//! serve | user | qr | ledger | notify | inbox | bench`.
 //!
 //! Exit codes: 0 success; 1 failure; 3 an import finished but rejected some rows.
 
@@ -75,6 +75,9 @@ pub enum Command {
     /// Manage the platform's user accounts and API tokens (用户管理).
     #[command(subcommand)]
     User(commands::user::UserCommand),
+    /// Public QR codes: issue, images, posters, withdraw (一码公开).
+    #[command(subcommand)]
+    Qr(commands::qr::QrCommand),
     /// The risk ledger: list, show, record actions, close, open (风险台账).
     #[command(subcommand)]
     Ledger(commands::ledger::LedgerCommand),

@@ -4,6 +4,7 @@ pub mod generate;
 pub mod io;
 pub mod ledger;
 pub mod notify;
+pub mod qr;
 pub mod serve;
 pub mod stats;
 pub mod trace;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => io::export(open_existing(&cli.db, lang)?.as_ref(), &args, lang),
         Command::History { kind, key } => io::history(open_existing(&cli.db, lang)?.as_ref(), &kind, &key, lang),
         Command::Trace(cmd) => trace::run(open_existing(&cli.db, lang)?.as_ref(), &cmd, lang),
+        Command::Qr(cmd) => qr::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
         Command::Schema { markdown } => {
             print!("{}", if markdown { crate::docs::data_standard() } else { crate::docs::schema_text(lang) });
             Ok(ExitCode::SUCCESS)

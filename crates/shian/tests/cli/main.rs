@@ -11,6 +11,7 @@ mod export;
 mod generate;
 mod import;
 mod ledger;
+mod qr;
 mod support;
 mod trace;
 mod user;
