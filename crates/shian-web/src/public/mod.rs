@@ -83,10 +83,12 @@ impl PublicState {
         format!("http://{host}")
     }
 
-    /// A form's signature over the token and the time it was rendered.
+    /// A form's signature over the token and the time it was rendered: 96 bits of a SHA-256, written
+    /// in letters only (a–p for the hex digits), so no run of digits on a public page ever looks like
+    /// a phone or ID number.
     pub fn sign(&self, token: &str, ts: i64) -> String {
         let full = shian_services::accounts::secret_hash(&format!("{}|{token}|{ts}", self.form_key));
-        full[..24].to_string()
+        full.bytes().take(24).map(|b| (b'a' + (b as char).to_digit(16).unwrap_or(0) as u8) as char).collect()
     }
 }
 

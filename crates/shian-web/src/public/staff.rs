@@ -3,7 +3,8 @@
 //! - `GET /qr/vendor/{id}`: the vendor's code, its public URL, the codes issued and withdrawn,
 //!   its page views; `POST /qr/vendor/{id}/reissue` and `/revoke` (roles that may write, CSRF);
 //! - `GET /qr/vendor/{id}.svg` and `.png`: the code as an image (a token is issued on first demand);
-//! - `GET /qr/lot/{vendor}/{lot}.svg` and `.png`: an item-level code for one of the vendor's lots;
+//! - `GET /qr/lot/{vendor}/{lot}.svg` and `.png`: an item-level code for one of the vendor's lots
+//!   (the form on the vendor's code page sends `GET /qr/lot/{vendor}?lot=…&format=…` there);
 //! - `GET /qr/market/{id}.pdf` (`?layout=4` for four per page): the posters of the market's vendors;
 //! - `GET /credit/vendor/{id}`: the credit evaluation with every deduction and its record.
 //!
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/qr/vendor/{file}", get(vendor_code))
         .route("/qr/vendor/{id}/reissue", post(reissue))
         .route("/qr/vendor/{id}/revoke", post(revoke))
+        .route("/qr/lot/{vendor}", get(lot_form))
         .route("/qr/lot/{vendor}/{file}", get(lot_code))
         .route("/qr/market/{file}", get(market_posters))
         .route("/credit/vendor/{id}", get(credit_page))
@@ -287,6 +289,25 @@ async fn revoke(
         state.public.cache.forget(&t);
     }
     Ok(Redirect::to(&format!("/record/vendor/{id}")).into_response())
+}
+
+/// The lot code form's query.
+#[derive(Debug, Deserialize)]
+struct LotQuery {
+    #[serde(default)]
+    lot: String,
+    #[serde(default)]
+    format: String,
+}
+
+/// `GET /qr/lot/{vendor}?lot=…&format=png|svg`: the form's answer, sent on to the image.
+async fn lot_form(Path(vendor): Path<i64>, Query(q): Query<LotQuery>) -> Result<Response, AppError> {
+    let lot = q.lot.trim();
+    if lot.is_empty() || !lot.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) {
+        return Err(AppError::bad_request("请填写批次追溯码", "enter a lot's trace code"));
+    }
+    let ext = if q.format == "svg" { "svg" } else { "png" };
+    Ok(Redirect::to(&format!("/qr/lot/{vendor}/{lot}.{ext}")).into_response())
 }
 
 /// `GET /qr/lot/{vendor}/{lot}.svg|.png`: an item-level code for a lot the vendor received.

@@ -231,6 +231,11 @@ async fn a_lot_code_shows_its_origin_certificate_and_market() {
     let html = app.get(&format!("/q/lot/{t}"), Who::Nobody).await.status(200).text();
     assert!(html.contains(&lot) && html.contains(&app.fixture.market_a.name));
     assert!(html.contains("附合格证"), "the certificate is shown");
+    let form = app.get(&format!("/qr/lot/{vendor}?lot={lot}&format=png"), Role::ProvinceRegulator).await;
+    assert_eq!(form.status.as_u16(), 303, "the staff's lot form leads to the image");
+    let png = app.get(&format!("/qr/lot/{vendor}/{lot}.png"), Role::ProvinceRegulator).await;
+    assert_eq!(&png.status(200).body[1..4], b"PNG");
+    app.get(&format!("/qr/lot/{vendor}/NO-SUCH-LOT.png"), Role::ProvinceRegulator).await.status(404);
 }
 
 #[tokio::test]
