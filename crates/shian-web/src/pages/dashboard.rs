@@ -212,6 +212,25 @@ fn risks(store: &dyn Store, scope: &Scope, ctx: &Ctx) -> Result<Vec<RiskView>, A
     Ok(out)
 }
 
+/// The ledger's active entries by level and overdue (the risk ledger, issue 5), cached a minute
+/// per scope: the background dispatcher opens entries without telling the cache.
+fn ledger_risks(
+    store: &dyn Store,
+    summary: &crate::summary::Summaries,
+    user: &shian_services::accounts::Principal,
+    lang: Lang,
+) -> Result<Vec<RiskView>, AppError> {
+    use super::ledger::{dashboard_lines, open_counts, sees_ledger};
+    if !sees_ledger(user) {
+        return Ok(Vec::new());
+    }
+    let now = shian_services::accounts::now();
+    let key = format!("ledger/{:?}/{}", user.scope, now / 60);
+    let counts = summary.cached(key, || open_counts(store, &user.scope, now))?;
+    let lines = dashboard_lines(&counts, lang);
+    Ok(lines.into_iter().map(|(label, count, href)| RiskView { label, count, href }).collect())
+}
+
 /// `/`
 pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Result<Response, AppError> {
     let scope = user.scope.clone();
@@ -220,7 +239,8 @@ pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Resul
     let risk_ctx = ctx.clone();
     let upstream = user.role.upstream_only();
     let key = format!("dashboard/{:?}/{lang:?}", user.scope);
-    let (figures, lists, views) = state
+    let user_for_ledger = user.clone();
+    let (figures, lists, views, ledger) = state
         .db
         .run(move |store| {
             let figures = summary.figures(store, &scope)?;
@@ -235,7 +255,8 @@ pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Resul
                 };
                 Ok(Lists { failures, risks, from, to })
             })?;
-            Ok((figures, lists, views))
+            let ledger = ledger_risks(store, &summary, &user_for_ledger, lang)?;
+            Ok((figures, lists, views, ledger))
         })
         .await?;
     let mut figure_list = figure_views(&figures, &ctx);
@@ -251,7 +272,7 @@ pub async fn page(State(state): State<AppState>, Auth(user, ctx): Auth) -> Resul
         scope_label: user.scope_label.clone(),
         figures: figure_list,
         failures: lists.failures.clone(),
-        risks: lists.risks.clone(),
+        risks: ledger.iter().chain(lists.risks.iter()).cloned().collect(),
         week_from: day(from),
         week_to: day(to),
         chart_json: view::script_json(&chart_data(&figures, &ctx)),

@@ -4,6 +4,7 @@
 //! its own copy of it ([`support::TestApp`]), with one user per role.
 
 mod api;
+mod ledger;
 mod pages;
 mod pages_trace_import;
 mod public;
