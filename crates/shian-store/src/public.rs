@@ -89,9 +89,9 @@ pub trait Public {
     fn public_tokens_of(&self, vendor: i64) -> Result<Vec<PublicToken>>;
     /// Revokes the live token of a vendor or lot; returns how many were revoked (0 or 1).
     fn revoke_public_token(&mut self, vendor: i64, lot: Option<&str>, at: i64, reason: &str) -> Result<usize>;
-    /// Active vendors (of one market, or all) with an entry agreement in force on `today`
-    /// (`YYYY-MM-DD`) and no live token of their own.
-    fn vendors_without_token(&self, market: Option<i64>, today: &str) -> Result<Vec<i64>>;
+    /// Active vendors (of one market, or all) whose entry agreement was not terminated and that
+    /// have no live token of their own.
+    fn vendors_without_token(&self, market: Option<i64>) -> Result<Vec<i64>>;
 
     fn commitment(&self, vendor: i64) -> Result<Option<Commitment>>;
     fn set_commitment(&mut self, vendor: i64, commitment: &Commitment) -> Result<()>;

@@ -24,7 +24,7 @@ use shian_store::query::{Filter, ListQuery};
 
 use super::qr::{self, Modules};
 use super::token::{self, vendor_validity};
-use super::{PLATFORM_NAME, PublicError, listed, privacy, public_url, today, vendor_path};
+use super::{PLATFORM_NAME, PublicError, listed, privacy, public_url, vendor_path};
 
 /// A4 in points.
 const A4: (f32, f32) = (595.28, 841.89);
@@ -206,7 +206,7 @@ fn cut_lines(surface: &mut Surface) {
 
 /// The posters of a market's vendors that may show a public page today, by stall, issuing tokens
 /// where missing; returns the posters and how many vendors were left out (left the market,
-/// agreement ended).
+/// agreement terminated).
 pub fn market_items(
     store: &mut dyn Store,
     market: i64,
@@ -221,10 +221,9 @@ pub fn market_items(
     let q =
         ListQuery { scope: &Scope::All, filters: vec![Filter::RefId("market", market)], before: None, limit: 100_000 };
     let vendors = store.list(k, &q)?;
-    let today = today();
     let (mut items, mut skipped) = (Vec::new(), 0);
     for v in &vendors {
-        if vendor_validity(store, v.id, &today)?.is_some() {
+        if vendor_validity(store, v.id)?.is_some() {
             skipped += 1;
             continue;
         }

@@ -8,7 +8,9 @@
 //!
 //! A vendor has at most one live token of its own, and one per lot it publishes. Reissuing revokes
 //! the old token (its page then says it is no longer valid) and issues a new one; a vendor that
-//! has left its market or whose entry agreement has ended shows as invalid whatever its token.
+//! has left its market or whose entry agreement was terminated shows as invalid whatever its token.
+//! An agreement that has merely run out (到期, not renewed yet) keeps the page, which says so: the
+//! public still sees who sells there and how the goods tested.
 
 use rand::TryRngCore;
 use rand::rngs::OsRng;
@@ -81,8 +83,8 @@ pub enum Resolved {
     Unknown,
 }
 
-/// Resolves a token; `today` (`YYYY-MM-DD`, China date) decides whether an agreement has ended.
-pub fn resolve(store: &dyn Store, token: &str, today: &str) -> Result<Resolved, PublicError> {
+/// Resolves a token to the vendor or lot it shows, or why it no longer shows one.
+pub fn resolve(store: &dyn Store, token: &str) -> Result<Resolved, PublicError> {
     if !is_token_shaped(token) {
         return Ok(Resolved::Unknown);
     }
@@ -92,7 +94,7 @@ pub fn resolve(store: &dyn Store, token: &str, today: &str) -> Result<Resolved, 
     }
     Ok(match t.lot_code {
         Some(lot) => Resolved::Live(Subject::Lot { vendor: t.vendor_id, lot }),
-        None => match vendor_validity(store, t.vendor_id, today)? {
+        None => match vendor_validity(store, t.vendor_id)? {
             Some(why) => Resolved::Invalid(why),
             None => Resolved::Live(Subject::Vendor(t.vendor_id)),
         },
@@ -100,15 +102,14 @@ pub fn resolve(store: &dyn Store, token: &str, today: &str) -> Result<Resolved, 
 }
 
 /// Why a vendor may not show a public page today, if it may not.
-pub fn vendor_validity(store: &dyn Store, vendor: i64, today: &str) -> Result<Option<Invalid>, PublicError> {
+pub fn vendor_validity(store: &dyn Store, vendor: i64) -> Result<Option<Invalid>, PublicError> {
     let k = Kind::Vendor;
     let Some(v) = store.get(k, vendor, &Scope::All)? else { return Ok(Some(Invalid::VendorLeft)) };
     if listed::text(k, &v, "status").is_some_and(|s| s != "active") {
         return Ok(Some(Invalid::VendorLeft));
     }
-    let ended = listed::text(k, &v, "agreement_status").is_some_and(|s| s != "in_force")
-        || listed::text(k, &v, "agreement_end").is_some_and(|end| end < today);
-    Ok(ended.then_some(Invalid::AgreementEnded))
+    let terminated = listed::text(k, &v, "agreement_status").is_some_and(|s| s == "terminated");
+    Ok(terminated.then_some(Invalid::AgreementEnded))
 }
 
 /// The live token of a vendor (`lot` `None`) or of one of its lots, issued now if there is none.
@@ -160,10 +161,10 @@ pub fn reissue(store: &mut dyn Store, vendor: i64, lot: Option<&str>, actor: &st
     issue(store, vendor, lot, actor)
 }
 
-/// Issues a token to every active vendor with an agreement in force that has none (of one market,
-/// or of all); returns how many were issued.
-pub fn issue_missing(store: &mut dyn Store, market: Option<i64>, today: &str, actor: &str) -> Result<u64, PublicError> {
-    let vendors = store.vendors_without_token(market, today)?;
+/// Issues a token to every active vendor whose agreement was not terminated and that has none (of
+/// one market, or of all); returns how many were issued.
+pub fn issue_missing(store: &mut dyn Store, market: Option<i64>, actor: &str) -> Result<u64, PublicError> {
+    let vendors = store.vendors_without_token(market)?;
     for &v in &vendors {
         issue(store, v, None, actor)?;
     }

@@ -82,17 +82,16 @@ impl Public for SqliteStore {
         )?)
     }
 
-    fn vendors_without_token(&self, market: Option<i64>, today: &str) -> Result<Vec<i64>> {
+    fn vendors_without_token(&self, market: Option<i64>) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT v.id FROM vendors v
              WHERE (?1 IS NULL OR v.market_id = ?1) AND coalesce(v.status, 'active') = 'active'
-               AND coalesce(v.agreement_status, 'in_force') = 'in_force'
-               AND (v.agreement_end IS NULL OR v.agreement_end >= ?2)
+               AND coalesce(v.agreement_status, 'in_force') <> 'terminated'
                AND NOT EXISTS (SELECT 1 FROM public_tokens t
                                WHERE t.vendor_id = v.id AND t.lot_code IS NULL AND t.revoked_at IS NULL)
              ORDER BY v.id",
         )?;
-        Ok(stmt.query_map(params![market, today], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
+        Ok(stmt.query_map(params![market], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?)
     }
 
     fn commitment(&self, vendor: i64) -> Result<Option<Commitment>> {

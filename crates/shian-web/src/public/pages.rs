@@ -24,7 +24,7 @@ use shian_services::public::feedback::{self, ComplaintForm};
 use shian_services::public::lot::{LotPublic, lot_public};
 use shian_services::public::token::{Invalid, Resolved, Subject, is_token_shaped, resolve};
 use shian_services::public::vendor::{VendorPublic, vendor_public};
-use shian_services::public::{lot_path, today, vendor_path};
+use shian_services::public::{lot_path, vendor_path};
 use shian_store::Store;
 
 use super::cache::{Lookup, Page};
@@ -164,7 +164,7 @@ async fn render(state: &AppState, token: String, lang: Lang) -> Result<Page, App
     state
         .db
         .run(move |store| {
-            let resolved = resolve(store, &token, &today()).map_err(public_error)?;
+            let resolved = resolve(store, &token).map_err(public_error)?;
             let page = match resolved {
                 Resolved::Live(Subject::Vendor(id)) => {
                     let ts = accounts::now();
@@ -225,7 +225,7 @@ fn gone(lang: Lang, why: Option<Invalid>) -> Page {
         ),
         Some(Invalid::VendorLeft) => (StatusCode::GONE, l.t("该经营者已退出市场。", "The vendor has left the market.")),
         Some(Invalid::AgreementEnded) => {
-            (StatusCode::GONE, l.t("该经营者的入场协议已到期或已解除。", "The vendor's entry agreement has ended."))
+            (StatusCode::GONE, l.t("该经营者的入场协议已解除。", "The vendor's entry agreement was terminated."))
         }
         None => (StatusCode::NOT_FOUND, l.t("未找到该二维码对应的信息。", "Nothing is known under this code.")),
     };
@@ -322,7 +322,7 @@ fn check_form(state: &AppState, token: &str, ts: i64, sig: &str) -> Result<(), A
 /// The live vendor of a token, or the gone page's status and reason.
 async fn live_vendor(state: &AppState, token: &str) -> Result<i64, AppError> {
     let token = token.to_string();
-    let resolved = state.db.run(move |store| resolve(store, &token, &today()).map_err(public_error)).await?;
+    let resolved = state.db.run(move |store| resolve(store, &token).map_err(public_error)).await?;
     match resolved {
         Resolved::Live(Subject::Vendor(id)) => Ok(id),
         _ => Err(AppError::new(StatusCode::GONE, "gone", "此二维码已失效", "this code is no longer valid")),

@@ -26,7 +26,7 @@ use shian_services::accounts::Principal;
 use shian_services::credit;
 use shian_services::public::poster::{self, Layout};
 use shian_services::public::token::{self, Invalid};
-use shian_services::public::{listed, lot_path, privacy, public_url, qr, today, vendor_path};
+use shian_services::public::{listed, lot_path, privacy, public_url, qr, vendor_path};
 use shian_store::Store;
 
 use super::public_error;
@@ -171,8 +171,8 @@ fn invalid_text(why: Invalid, lang: Lang) -> &'static str {
             ("该经营者已退场：公示页显示为失效", "the vendor has left: its page shows as no longer valid")
         }
         Invalid::AgreementEnded => (
-            "入场协议已到期或解除：公示页显示为失效",
-            "the entry agreement has ended: its page shows as no longer valid",
+            "入场协议已解除：公示页显示为失效",
+            "the entry agreement was terminated: its page shows as no longer valid",
         ),
     };
     if lang == Lang::En { en } else { zh }
@@ -191,7 +191,7 @@ async fn admin_page(state: AppState, user: Principal, ctx: Ctx, id: i64, base: S
                 .transpose()?
                 .flatten()
                 .unwrap_or(0);
-            let invalid = token::vendor_validity(store, id, &today()).map_err(public_error)?;
+            let invalid = token::vendor_validity(store, id).map_err(public_error)?;
             let live = match invalid {
                 None => Some(token::token_for(store, id, None, &actor).map_err(public_error)?),
                 Some(_) => None,

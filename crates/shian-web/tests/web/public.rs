@@ -15,11 +15,10 @@ use crate::support::{Fixture, TestApp, Who, all, text};
 /// A vendor of the market that may show its public page today, with its live token.
 fn valid_vendor(app: &TestApp, market: i64) -> (i64, String) {
     let mut store = app.store();
-    let today = shian_services::public::today();
     let vendors = all(store.as_ref(), Kind::Vendor, &Scope::Market(market), vec![]);
     let v = vendors
         .iter()
-        .find(|v| token::vendor_validity(store.as_ref(), v.id, &today).expect("validity").is_none())
+        .find(|v| token::vendor_validity(store.as_ref(), v.id).expect("validity").is_none())
         .expect("a vendor with an agreement in force");
     let t = token::token_for(store.as_mut(), v.id, None, "test").expect("token");
     (v.id, t.token)
@@ -89,20 +88,32 @@ async fn revoked_and_unknown_codes_say_no_longer_valid_and_never_show_a_vendor()
 }
 
 #[tokio::test]
-async fn a_vendor_that_left_or_whose_agreement_ended_shows_as_invalid() {
+async fn a_vendor_whose_agreement_was_terminated_shows_as_invalid_and_an_expired_one_says_so() {
     let app = TestApp::new();
     let mut store = app.store();
-    let ended = all(
+    let expired = all(
         store.as_ref(),
         Kind::Vendor,
         &Scope::All,
-        vec![Filter::Eq("agreement_status", Value::Text("expired".into()))],
+        vec![
+            Filter::Eq("agreement_status", Value::Text("expired".into())),
+            Filter::Eq("status", Value::Text("active".into())),
+        ],
     );
-    let v = ended.first().expect("a vendor whose agreement expired");
-    let t = token::token_for(store.as_mut(), v.id, None, "test").expect("token").token;
-    let r = app.get(&format!("/q/{t}"), Who::Nobody).await;
+    let (a, b) = (&expired[0], &expired[1]);
+    let ta = token::token_for(store.as_mut(), a.id, None, "test").expect("token").token;
+    let r = app.get(&format!("/q/{ta}"), Who::Nobody).await;
+    r.status(200);
+    assert!(r.text().contains("未在有效期内"), "an expired agreement is shown, not hidden");
+    shian_store::sqlite::SqliteStore::open(app.db_path.to_str().expect("path"))
+        .expect("open")
+        .connection()
+        .execute("UPDATE vendors SET agreement_status = 'terminated' WHERE id = ?", [b.id])
+        .expect("terminate");
+    let tb = token::token_for(store.as_mut(), b.id, None, "test").expect("token").token;
+    let r = app.get(&format!("/q/{tb}"), Who::Nobody).await;
     r.status(410);
-    assert!(r.text().contains("入场协议已到期"));
+    assert!(r.text().contains("入场协议已解除"));
 }
 
 #[tokio::test]

@@ -35,7 +35,7 @@ use axum::http::header;
 use axum::routing::get;
 use shian_domain::Kind;
 use shian_domain::access::Scope;
-use shian_services::public::{today, token};
+use shian_services::public::token;
 use shian_store::query::ListQuery;
 
 /// Goals of the issue.
@@ -109,7 +109,6 @@ fn require_oha() -> Result<()> {
 fn prepare(db: &str, n: usize) -> Result<Vec<String>> {
     let mut store = shian_store::open(db)?;
     let store = store.as_mut();
-    let today = today();
     let mut tokens = Vec::new();
     let mut before = None;
     while tokens.len() < n {
@@ -118,7 +117,7 @@ fn prepare(db: &str, n: usize) -> Result<Vec<String>> {
         let Some(last) = page.last() else { break };
         before = Some(last.id);
         for v in &page {
-            if tokens.len() < n && token::vendor_validity(store, v.id, &today)?.is_none() {
+            if tokens.len() < n && token::vendor_validity(store, v.id)?.is_none() {
                 tokens.push(token::token_for(store, v.id, None, "bench")?.token);
             }
         }

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
 use shian_domain::{Kind, Lang, Value};
 use shian_services::public::poster::{self, Layout};
-use shian_services::public::{PublicError, lot_path, public_url, qr, today, token, vendor_path};
+use shian_services::public::{PublicError, lot_path, public_url, qr, token, vendor_path};
 use shian_store::Store;
 use shian_store::public::Commitment;
 
@@ -132,7 +132,7 @@ fn find(store: &dyn Store, kind: Kind, code: &str, lang: Lang) -> Result<i64> {
 
 fn issue(store: &mut dyn Store, market: Option<&str>, actor: &str, lang: Lang) -> Result<()> {
     let market = market.map(|m| find(store, Kind::Market, m, lang)).transpose()?;
-    let n = token::issue_missing(store, market, &today(), actor).map_err(|e| service(e, lang))?;
+    let n = token::issue_missing(store, market, actor).map_err(|e| service(e, lang))?;
     println!("{}", t(lang, format!("已发放公示码 {n} 个"), format!("{n} codes issued")));
     Ok(())
 }
@@ -156,7 +156,7 @@ fn image(url: &str, out: &ImageOut, lang: Lang) -> Result<()> {
 
 fn vendor_image(store: &mut dyn Store, code: &str, out: &ImageOut, actor: &str, lang: Lang) -> Result<()> {
     let id = find(store, Kind::Vendor, code, lang)?;
-    if let Some(why) = token::vendor_validity(store, id, &today()).map_err(|e| service(e, lang))? {
+    if let Some(why) = token::vendor_validity(store, id).map_err(|e| service(e, lang))? {
         eprintln!(
             "{}",
             t(
@@ -208,9 +208,9 @@ fn posters(
         "{}",
         t(
             lang,
-            format!("海报 {} 张；{skipped} 个经营者已退场或协议已到期，未打印", items.len()),
+            format!("海报 {} 张；{skipped} 个经营者已退场或协议已解除，未打印", items.len()),
             format!(
-                "{} posters; {skipped} vendors left or have no agreement in force and were not printed",
+                "{} posters; {skipped} vendors left or had their agreement terminated and were not printed",
                 items.len()
             )
         )
