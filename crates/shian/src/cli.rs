@@ -84,6 +84,9 @@ pub enum Command {
     /// Failure notifications: dispatch, escalate and deliver once, for cron; outbox status (通知分发).
     #[command(subcommand)]
     Notify(commands::notify::NotifyCommand),
+    /// The test catalogue and recent test results (检测项目与结果).
+    #[command(subcommand)]
+    Test(commands::test::TestCommand),
     /// A user's platform inbox; --ack ID acknowledges a notice (站内通知).
     Inbox(commands::notify::InboxArgs),
     /// Benchmarks that print their figures (性能测试).

@@ -7,6 +7,7 @@ pub mod notify;
 pub mod qr;
 pub mod serve;
 pub mod stats;
+pub mod test;
 pub mod trace;
 pub mod user;
 
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Examples { out } => crate::docs::write_examples(&out),
         Command::Ledger(cmd) => ledger::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
+        Command::Test(cmd) => test::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
         Command::Notify(cmd) => notify::run(open_existing(&cli.db, lang)?.as_mut(), &cmd, lang),
         Command::Inbox(args) => notify::inbox(open_existing(&cli.db, lang)?.as_mut(), &args, lang),
         Command::Bench(b) => crate::bench::run(b),

@@ -13,5 +13,6 @@ mod import;
 mod ledger;
 mod qr;
 mod support;
+mod test_catalogue;
 mod trace;
 mod user;
