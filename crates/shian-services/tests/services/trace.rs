@@ -610,3 +610,28 @@ fn a_receipt_without_a_lot_code_gets_a_printable_trace_code_found_again_as_print
     let typed = shian_domain::tracecode::printed(&lot).to_lowercase();
     assert_eq!(Start::detect(&c.s, &typed).unwrap(), Start::Lot(lot));
 }
+
+#[test]
+fn repacking_within_a_vendor_links_the_new_lot_to_the_old_both_ways() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "BULK", 100.0, T0);
+    // W repacks 40 kg of its bulk lot into a branded lot: a receipt from itself naming the old lot.
+    let more = [
+        ("supplier_kind", text("vendor")),
+        ("supplier", Value::Int(c.id(Kind::Vendor, "W"))),
+        ("supplier_lot", text("BULK")),
+    ];
+    let celery = c.celery;
+    c.receipt("W", Some("PACK1"), 40.0, T0 + HOUR, celery, &more);
+    c.sale("W", Some("PACK1"), 10.0, T0 + 2 * HOUR, ("canteen", Some("K1")));
+    let fwd = c.forward(Start::Lot("BULK".into()), confirmed());
+    assert!(
+        below(&fwd).iter().any(|n| n.contains("K1")),
+        "forward from the bulk lot reaches the canteen: {:?}",
+        below(&fwd)
+    );
+    let back = c.back(Start::Lot("PACK1".into()), confirmed());
+    let w = c.id(Kind::Vendor, "W");
+    assert!(contains_lot(&back, w, "BULK"), "the branded lot traces back to the bulk lot");
+    assert!(below(&back).iter().any(|n| n.contains("P1")), "and on to the producer: {:?}", below(&back));
+}
