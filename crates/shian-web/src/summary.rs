@@ -275,7 +275,9 @@ fn compute_figures(store: &dyn Store, g: &Global, scope: &Scope) -> Result<Figur
             _ => in_scope.keys().map(|m| g.certificates.get(m).copied().unwrap_or(0)).sum(),
         },
         rapid_tests: sum(Kind::RapidTest).0,
-        samples: sum(Kind::Sample).0,
+        // Every sample in the scope, also those taken at supermarkets, canteens or producers (the
+        // monthly trend counts the markets' only).
+        samples: count(store, Kind::Sample, scope, &[])?,
         supermarkets: buyers(&["supermarket"])?,
         restaurants_canteens: buyers(&["restaurant", "canteen"])?,
         producers: count(store, Kind::Producer, scope, &[])?,

@@ -349,3 +349,17 @@ async fn a_variety_page_shows_its_sources_volumes_and_tests_and_a_market_page_it
     let market = app.get(&format!("/record/market/{}", a.id), Role::CountyRegulator).await.status(200).text();
     assert!(market.contains("日常管理合规") && market.contains("日管控"));
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_samples_taken_outside_markets_too() {
+    let app = TestApp::new();
+    let samples = app.store().count_in(Kind::Sample, &Scope::All, &[]).expect("count");
+    let html = app.get("/", Role::ProvinceRegulator).await.status(200).text();
+    let shown: String = html
+        .split("data-figure=\"samples\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the samples figure")
+        .replace(',', "");
+    assert_eq!(shown, samples.to_string());
+}
