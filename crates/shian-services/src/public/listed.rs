@@ -22,6 +22,12 @@ pub fn label<'a>(kind: Kind, row: &'a Listed, field: &str) -> Option<&'a str> {
     row.labels.get(i)?.as_deref()
 }
 
+/// What a page shows for a field: the referenced record's name when there is one, else the stored
+/// text (empty when neither).
+pub fn shown(kind: Kind, row: &Listed, field: &str) -> String {
+    label(kind, row, field).or_else(|| text(kind, row, field)).unwrap_or_default().to_string()
+}
+
 /// The label of an enum field's code in a language (the code itself if it is not a choice).
 pub fn choice(kind: Kind, field: &str, code: &str, lang: Lang) -> String {
     let Some((_, f)) = kind.def().field(field) else { return code.to_string() };

@@ -7,8 +7,9 @@ use axum::response::Response;
 use serde_json::json;
 use shian_domain::access::Scope;
 use shian_domain::{Kind, Lang, Value};
+use shian_services::public::listed::shown;
 use shian_store::Store;
-use shian_store::query::{Filter, ListQuery, Listed};
+use shian_store::query::{Filter, ListQuery};
 
 use super::render;
 use super::view;
@@ -136,11 +137,6 @@ fn field(kind: Kind, name: &str) -> usize {
     kind.def().field(name).map(|(i, _)| i).expect("known field")
 }
 
-fn text_of(row: &Listed, kind: Kind, name: &str) -> String {
-    let i = field(kind, name);
-    row.labels[i].clone().or_else(|| row.values[i].as_text().map(str::to_string)).unwrap_or_default()
-}
-
 fn failures(store: &dyn Store, scope: &Scope, from: i64, to: i64, lang: Lang) -> Result<Vec<FailureView>, AppError> {
     let mut out = Vec::new();
     let lq = ListQuery {
@@ -156,11 +152,11 @@ fn failures(store: &dyn Store, scope: &Scope, from: i64, to: i64, lang: Lang) ->
     for r in store.list(Kind::RapidTest, &lq)? {
         out.push(FailureView {
             kind: view::kind_label(Kind::RapidTest, lang).to_string(),
-            number: text_of(&r, Kind::RapidTest, "test_no"),
+            number: shown(Kind::RapidTest, &r, "test_no"),
             href: format!("/record/rapid_test/{}", r.id),
-            market: text_of(&r, Kind::RapidTest, "market"),
-            variety: text_of(&r, Kind::RapidTest, "variety"),
-            item: text_of(&r, Kind::RapidTest, "item"),
+            market: shown(Kind::RapidTest, &r, "market"),
+            variety: shown(Kind::RapidTest, &r, "variety"),
+            item: shown(Kind::RapidTest, &r, "item"),
             when: r.values[field(Kind::RapidTest, "tested_at")]
                 .as_int()
                 .map(shian_domain::time::format_datetime)
@@ -175,7 +171,7 @@ fn failures(store: &dyn Store, scope: &Scope, from: i64, to: i64, lang: Lang) ->
         let sample_no = item.values[field(Kind::SampleItem, "sample")].as_text().unwrap_or_default().to_string();
         let Some(id) = store.find(Kind::Sample, &[Value::Text(sample_no.clone())])? else { continue };
         let Some(s) = store.get(Kind::Sample, id, scope)? else { continue };
-        let on = text_of(&s, Kind::Sample, "sampled_on");
+        let on = shown(Kind::Sample, &s, "sampled_on");
         if on < from_day || on > to_day {
             continue;
         }
@@ -183,9 +179,9 @@ fn failures(store: &dyn Store, scope: &Scope, from: i64, to: i64, lang: Lang) ->
             kind: view::kind_label(Kind::Sample, lang).to_string(),
             number: sample_no,
             href: format!("/record/sample/{id}"),
-            market: text_of(&s, Kind::Sample, "market"),
-            variety: text_of(&s, Kind::Sample, "variety"),
-            item: text_of(&item, Kind::SampleItem, "item"),
+            market: shown(Kind::Sample, &s, "market"),
+            variety: shown(Kind::Sample, &s, "variety"),
+            item: shown(Kind::SampleItem, &item, "item"),
             when: on,
         });
     }

@@ -329,6 +329,32 @@ async fn live_vendor(state: &AppState, token: &str) -> Result<i64, AppError> {
     }
 }
 
+/// The limits of one kind of public form.
+struct Gate {
+    what: &'static str,
+    per_client: limit::Rule,
+    per_vendor: limit::Rule,
+}
+
+/// What every public form passes before it is stored: the client's rate, the form's signature and
+/// age, a live vendor behind the token, and the vendor's rate. The vendor, or the answer to send.
+async fn admit(
+    state: &AppState,
+    gate: &Gate,
+    lang: Lang,
+    token: &str,
+    client: &str,
+    ts: i64,
+    sig: &str,
+) -> Result<i64, Response> {
+    let what = gate.what;
+    state.public.limits.hit(&format!("{what}/client/{client}"), gate.per_client).map_err(too_many)?;
+    check_form(state, token, ts, sig).map_err(|e| refused(lang, token, e))?;
+    let vendor = live_vendor(state, token).await.map_err(|e| refused(lang, token, e))?;
+    state.public.limits.hit(&format!("{what}/vendor/{vendor}"), gate.per_vendor).map_err(too_many)?;
+    Ok(vendor)
+}
+
 /// `POST /q/{token}/complaint`.
 pub async fn complaint(
     State(state): State<AppState>,
@@ -357,19 +383,12 @@ pub async fn complaint(
         return done(StatusCode::OK, lang, &token, l.t("已收到", "Received"), None);
     }
     let client = addr.ip().to_string();
-    if let Err(wait) = state.public.limits.hit(&format!("complaint/client/{client}"), limit::COMPLAINTS_PER_CLIENT) {
-        return too_many(wait);
-    }
-    if let Err(e) = check_form(&state, &token, body.ts, &body.sig) {
-        return refused(lang, &token, e);
-    }
-    let vendor = match live_vendor(&state, &token).await {
+    let gate =
+        Gate { what: "complaint", per_client: limit::COMPLAINTS_PER_CLIENT, per_vendor: limit::COMPLAINTS_PER_VENDOR };
+    let vendor = match admit(&state, &gate, lang, &token, &client, body.ts, &body.sig).await {
         Ok(v) => v,
-        Err(e) => return refused(lang, &token, e),
+        Err(response) => return response,
     };
-    if let Err(wait) = state.public.limits.hit(&format!("complaint/vendor/{vendor}"), limit::COMPLAINTS_PER_VENDOR) {
-        return too_many(wait);
-    }
     let form = ComplaintForm { what: body.what, when: body.when, contact: body.contact, variety: body.variety };
     let stored = state
         .db
@@ -410,19 +429,11 @@ pub async fn rating(
         Err(e) => return done(e.status(), lang, &token, l.t("请选择1至5星", "choose 1 to 5 stars"), None),
     };
     let client = addr.ip().to_string();
-    if let Err(wait) = state.public.limits.hit(&format!("rating/client/{client}"), limit::RATINGS_PER_CLIENT) {
-        return too_many(wait);
-    }
-    if let Err(e) = check_form(&state, &token, body.ts, &body.sig) {
-        return refused(lang, &token, e);
-    }
-    let vendor = match live_vendor(&state, &token).await {
+    let gate = Gate { what: "rating", per_client: limit::RATINGS_PER_CLIENT, per_vendor: limit::RATINGS_PER_VENDOR };
+    let vendor = match admit(&state, &gate, lang, &token, &client, body.ts, &body.sig).await {
         Ok(v) => v,
-        Err(e) => return refused(lang, &token, e),
+        Err(response) => return response,
     };
-    if let Err(wait) = state.public.limits.hit(&format!("rating/vendor/{vendor}"), limit::RATINGS_PER_VENDOR) {
-        return too_many(wait);
-    }
     let stars = body.stars;
     let stored = state.db.run(move |store| feedback::rate(store, vendor, stars, &client).map_err(public_error)).await;
     match stored {

@@ -11,9 +11,10 @@ use anyhow::{Context, Result, bail};
 use shian_domain::access::{Role, Scope};
 use shian_domain::{Kind, Lang, Value};
 use shian_services::accounts::Principal;
+use shian_services::public::listed::shown;
 use shian_store::Store;
 use shian_store::catalogue::TestItemChange;
-use shian_store::query::{Filter, ListQuery, Listed};
+use shian_store::query::{Filter, ListQuery};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum TestCommand {
@@ -125,11 +126,6 @@ fn set_limit(
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(kind: Kind, row: &Listed, field: &str) -> String {
-    let i = kind.def().field(field).map(|(i, _)| i).expect("known field");
-    row.labels[i].clone().or_else(|| row.values[i].as_text().map(str::to_string)).unwrap_or_default()
-}
-
 fn results(
     store: &dyn Store,
     failed: bool,
@@ -155,9 +151,9 @@ fn results(
     for t in &tests {
         let k = Kind::RapidTest;
         rows.push(serde_json::json!({
-            "kind": "rapid_test", "number": text(k, t, "test_no"), "market": text(k, t, "market"),
-            "vendor": text(k, t, "vendor"), "variety": text(k, t, "variety"), "item": text(k, t, "item"),
-            "verdict": text(k, t, "verdict"),
+            "kind": "rapid_test", "number": shown(k, t, "test_no"), "market": shown(k, t, "market"),
+            "vendor": shown(k, t, "vendor"), "variety": shown(k, t, "variety"), "item": shown(k, t, "item"),
+            "verdict": shown(k, t, "verdict"),
             "when": t.values[k.def().field("tested_at").map(|(i, _)| i).unwrap_or(0)].as_int().map(shian_domain::time::format_datetime),
         }));
     }
@@ -166,10 +162,10 @@ fn results(
     for i in &items {
         let k = Kind::SampleItem;
         rows.push(serde_json::json!({
-            "kind": "sample_item", "number": text(k, i, "sample"), "item": text(k, i, "item"),
+            "kind": "sample_item", "number": shown(k, i, "sample"), "item": shown(k, i, "item"),
             "value": i.values[k.def().field("value").map(|(n, _)| n).unwrap_or(0)].as_real(),
             "limit": i.values[k.def().field("limit").map(|(n, _)| n).unwrap_or(0)].as_real(),
-            "verdict": text(k, i, "verdict"),
+            "verdict": shown(k, i, "verdict"),
         }));
     }
     if json {
