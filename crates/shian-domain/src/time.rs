@@ -1,7 +1,7 @@
 //! Time: stored as UTC, read and shown in China Standard Time (Asia/Shanghai, UTC+8 with no
 //! daylight saving since 1991, so a fixed offset is exact for every date we store).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
 /// The offset of Asia/Shanghai.
 pub fn china() -> FixedOffset {
@@ -65,8 +65,19 @@ pub fn from_local(naive: NaiveDateTime) -> Option<i64> {
 
 /// Formats Unix seconds as China-local `YYYY-MM-DD HH:MM:SS`.
 pub fn format_datetime(unix: i64) -> String {
+    use std::fmt::Write;
     match Utc.timestamp_opt(unix, 0).single() {
-        Some(t) => t.with_timezone(&china()).format("%Y-%m-%d %H:%M:%S").to_string(),
+        // Field by field rather than through a format string: traces format one per link.
+        Some(t) => {
+            let t = t.with_timezone(&china()).naive_local();
+            if !(0..=9999).contains(&t.year()) {
+                return t.format("%Y-%m-%d %H:%M:%S").to_string();
+            }
+            let mut s = String::with_capacity(19);
+            let (d, h) = ((t.year(), t.month(), t.day()), (t.hour(), t.minute(), t.second()));
+            let _ = write!(s, "{:04}-{:02}-{:02} {:02}:{:02}:{:02}", d.0, d.1, d.2, h.0, h.1, h.2);
+            s
+        }
         None => unix.to_string(),
     }
 }
@@ -80,6 +91,14 @@ mod tests {
         let t = parse_datetime("2026-03-05 08:00").unwrap();
         assert_eq!(t, parse_datetime("2026-03-05T00:00:00Z").unwrap());
         assert_eq!(format_datetime(t), "2026-03-05 08:00:00");
+    }
+
+    #[test]
+    fn formatting_field_by_field_agrees_with_chrono() {
+        for unix in [0, 1_770_000_000, 1_709_208_000, 951_782_400, 4_102_444_799] {
+            let chrono = Utc.timestamp_opt(unix, 0).unwrap().with_timezone(&china()).format("%Y-%m-%d %H:%M:%S");
+            assert_eq!(format_datetime(unix), chrono.to_string(), "{unix}");
+        }
     }
 
     #[test]

@@ -114,6 +114,37 @@ pub struct Movement {
     pub quarantine_no: Option<String>,
 }
 
+/// An order record borrowed from the database while it is scanned (building the trace index):
+/// the fields of a [`Movement`] without copying its text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MovementRef<'a> {
+    pub id: i64,
+    pub source: &'a str,
+    pub ext_id: &'a str,
+    pub vendor_id: i64,
+    pub variety_id: i64,
+    pub lot_code: Option<&'a str>,
+    pub quantity: f64,
+    pub unit: &'a str,
+    pub at: i64,
+    pub party_kind: &'a str,
+    pub party_id: Option<i64>,
+    pub party_name: Option<&'a str>,
+    pub supplier_lot: Option<&'a str>,
+    pub certificate_id: Option<i64>,
+    pub quarantine_no: Option<&'a str>,
+}
+
+/// Where the order records stand: it changes whenever a receipt or sale is added, changed or
+/// removed, or a vendor, market, producer, buyer or origin certificate is changed or removed (a
+/// new order record raises a maximum id; updates and deletes raise `changes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MovementsVersion {
+    pub inbound_max: i64,
+    pub outbound_max: i64,
+    pub changes: i64,
+}
+
 /// The code and name of a vendor, producer or buyer, for showing it in a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Party {
@@ -255,6 +286,19 @@ pub trait Store:
     /// The lot of a rapid test (`Kind::RapidTest`, by test_no) or a sample (`Kind::Sample`, by
     /// sample_no).
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>>;
+
+    /// Visits every receipt (`Kind::Inbound`) or sale (`Kind::Outbound`) in id order.
+    fn scan_movements(&self, kind: Kind, visit: &mut dyn FnMut(&MovementRef<'_>) -> Result<()>) -> Result<()>;
+
+    /// Visits every vendor, producer or buyer (`kind`) with its id, as [`Store::party`] reads it.
+    fn scan_parties(&self, kind: Kind, visit: &mut dyn FnMut(i64, Party) -> Result<()>) -> Result<()>;
+
+    /// Visits every origin certificate with its id.
+    fn scan_certificates(&self, visit: &mut dyn FnMut(i64, Certificate) -> Result<()>) -> Result<()>;
+
+    /// Where the order records and the parties a trace shows stand now (compare two to know
+    /// whether anything changed between).
+    fn movements_version(&self) -> Result<MovementsVersion>;
 
     /// Visits the received and sold quantities of every lot, one [`LotFlow`] per vendor, lot code
     /// and unit, ordered by vendor, lot code and unit; only sales naming the lot count. `market`

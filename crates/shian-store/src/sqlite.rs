@@ -2,14 +2,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
+use rusqlite::types::{ToSqlOutput, Type, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql, params, params_from_iter};
 use shian_domain::{Kind, Value, catalogue, region};
 
 use crate::sql::{self, Dialect};
 use crate::{
-    BatchOutcome, Certificate, HistoryEntry, LotFlow, Movement, Party, Result, Row, RunId, RunSummary, Store,
-    StoreError, TestedLot,
+    BatchOutcome, Certificate, HistoryEntry, LotFlow, Movement, MovementRef, MovementsVersion, Party, Result, Row,
+    RunId, RunSummary, Store, StoreError, TestedLot,
 };
 
 mod accounts;
@@ -30,6 +30,9 @@ const CHUNK: usize = 64;
 /// A Shian database in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
+    /// The last [`MovementsVersion`] read, with the connection's `data_version` and
+    /// `total_changes` then: while neither moved, nobody committed anything and it still holds.
+    version: std::cell::Cell<Option<(i64, u64, MovementsVersion)>>,
 }
 
 struct Param<'a>(&'a Value);
@@ -85,6 +88,48 @@ const RECEIPT: &str = "SELECT id, source, ext_id, vendor_id, variety_id, lot_cod
 const SALE: &str = "SELECT id, source, ext_id, vendor_id, variety_id, lot_code, quantity, unit, sold_at,
     buyer_kind, buyer_id, buyer_name, NULL, NULL, NULL FROM outbound";
 
+/// Columns of a vendor, producer or buyer read as a [`Party`] (after its id), and the id column
+/// to select one by.
+fn party_select(kind: Kind) -> Result<(&'static str, &'static str)> {
+    Ok(match kind {
+        Kind::Vendor => (
+            "SELECT v.id, v.code, v.name, m.name, NULL, m.region FROM vendors v LEFT JOIN markets m ON m.id = v.market_id",
+            "v.id",
+        ),
+        Kind::Producer => ("SELECT id, code, name, region, NULL, region FROM producers", "id"),
+        Kind::Buyer => ("SELECT id, code, name, buyer_kind, canteen_kind, region FROM buyers", "id"),
+        _ => return Err(StoreError::Invalid(format!("{} is not a trading party", kind.name()))),
+    })
+}
+
+fn party_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Party)> {
+    let party =
+        Party { code: r.get(1)?, name: r.get(2)?, detail: r.get(3)?, canteen_kind: r.get(4)?, region: r.get(5)? };
+    Ok((r.get(0)?, party))
+}
+
+/// Text or null at column `i`, borrowed from the row.
+fn text_at<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    match r.get_ref(i)? {
+        ValueRef::Null => Ok(None),
+        v => v.as_str().map(Some).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, v.data_type(), Box::new(e))),
+    }
+}
+
+/// Columns of an origin certificate read as a [`Certificate`] (after its id).
+const CERTIFICATE: &str = "SELECT id, cert_no, producer_id, issued_on, quantity, unit FROM origin_certificates";
+
+fn certificate_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Certificate)> {
+    let cert = Certificate {
+        cert_no: r.get(1)?,
+        producer_id: r.get(2)?,
+        issued_on: r.get(3)?,
+        quantity: r.get(4)?,
+        unit: r.get(5)?,
+    };
+    Ok((r.get(0)?, cert))
+}
+
 fn movement(r: &rusqlite::Row<'_>) -> rusqlite::Result<Movement> {
     Ok(Movement {
         id: r.get(0)?,
@@ -130,7 +175,7 @@ impl SqliteStore {
         conn.pragma_update(None, "threads", 2)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         embedded::migrations::runner().run(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore { conn, version: std::cell::Cell::new(None) };
         store.seed_reference_data()?;
         store.restore_indexes()?;
         Ok(store)
@@ -438,42 +483,90 @@ impl Store for SqliteStore {
     }
 
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>> {
-        let sql = match kind {
-            Kind::Vendor => {
-                "SELECT v.code, v.name, m.name, NULL, m.region FROM vendors v LEFT JOIN markets m ON m.id = v.market_id
-                 WHERE v.id = ?"
-            }
-            Kind::Producer => "SELECT code, name, region, NULL, region FROM producers WHERE id = ?",
-            Kind::Buyer => "SELECT code, name, buyer_kind, canteen_kind, region FROM buyers WHERE id = ?",
-            _ => return Err(StoreError::Invalid(format!("{} is not a trading party", kind.name()))),
-        };
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let party = stmt.query_row([id], |r| {
-            Ok(Party {
-                code: r.get(0)?,
-                name: r.get(1)?,
-                detail: r.get(2)?,
-                canteen_kind: r.get(3)?,
-                region: r.get(4)?,
-            })
-        });
-        Ok(party.optional()?)
+        let (select, id_column) = party_select(kind)?;
+        let mut stmt = self.conn.prepare_cached(&format!("{select} WHERE {id_column} = ?"))?;
+        Ok(stmt.query_row([id], |r| Ok(party_row(r)?.1)).optional()?)
     }
 
     fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
+        let mut stmt = self.conn.prepare_cached(&format!("{CERTIFICATE} WHERE id = ?"))?;
+        Ok(stmt.query_row([id], |r| Ok(certificate_row(r)?.1)).optional()?)
+    }
+
+    fn scan_movements(&self, kind: Kind, visit: &mut dyn FnMut(&MovementRef<'_>) -> Result<()>) -> Result<()> {
+        let select = match kind {
+            Kind::Inbound => RECEIPT,
+            Kind::Outbound => SALE,
+            _ => return Err(StoreError::Invalid(format!("{} is not an order record", kind.name()))),
+        };
+        let mut stmt = self.conn.prepare(&format!("{select} ORDER BY id"))?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let text = |i: usize| text_at(r, i);
+            let req = |i: usize| text_at(r, i)?.ok_or(rusqlite::Error::InvalidColumnType(i, String::new(), Type::Null));
+            let m = MovementRef {
+                id: r.get(0)?,
+                source: req(1)?,
+                ext_id: req(2)?,
+                vendor_id: r.get(3)?,
+                variety_id: r.get(4)?,
+                lot_code: text(5)?,
+                quantity: r.get(6)?,
+                unit: req(7)?,
+                at: r.get(8)?,
+                party_kind: req(9)?,
+                party_id: r.get(10)?,
+                party_name: text(11)?,
+                supplier_lot: text(12)?,
+                certificate_id: r.get(13)?,
+                quarantine_no: text(14)?,
+            };
+            visit(&m)?;
+        }
+        Ok(())
+    }
+
+    fn scan_parties(&self, kind: Kind, visit: &mut dyn FnMut(i64, Party) -> Result<()>) -> Result<()> {
+        let (select, _) = party_select(kind)?;
+        let mut stmt = self.conn.prepare(select)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, party) = party_row(r)?;
+            visit(id, party)?;
+        }
+        Ok(())
+    }
+
+    fn scan_certificates(&self, visit: &mut dyn FnMut(i64, Certificate) -> Result<()>) -> Result<()> {
+        let mut stmt = self.conn.prepare(CERTIFICATE)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, cert) = certificate_row(r)?;
+            visit(id, cert)?;
+        }
+        Ok(())
+    }
+
+    fn movements_version(&self) -> Result<MovementsVersion> {
+        // `data_version` moves when another connection commits, `total_changes` when this one
+        // writes: while both stand still, the last answer is still right (and a trace through
+        // the index checks freshness for the price of one pragma).
+        let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let changes = self.conn.total_changes();
+        if let Some((d, c, v)) = self.version.get()
+            && (d, c) == (data_version, changes)
+        {
+            return Ok(v);
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT cert_no, producer_id, issued_on, quantity, unit FROM origin_certificates WHERE id = ?",
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM inbound), (SELECT COALESCE(MAX(id), 0) FROM outbound),
+                    (SELECT n FROM trace_changes WHERE id = 1)",
         )?;
-        let cert = stmt.query_row([id], |r| {
-            Ok(Certificate {
-                cert_no: r.get(0)?,
-                producer_id: r.get(1)?,
-                issued_on: r.get(2)?,
-                quantity: r.get(3)?,
-                unit: r.get(4)?,
-            })
-        });
-        Ok(cert.optional()?)
+        let v = stmt.query_row([], |r| {
+            Ok(MovementsVersion { inbound_max: r.get(0)?, outbound_max: r.get(1)?, changes: r.get(2)? })
+        })?;
+        self.version.set(Some((data_version, changes, v)));
+        Ok(v)
     }
 
     fn lot_flows(&self, market: Option<i64>, visit: &mut dyn FnMut(&LotFlow) -> Result<()>) -> Result<()> {

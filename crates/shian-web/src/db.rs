@@ -41,6 +41,14 @@ impl Db {
     }
 
     /// Runs `f` with a connection on a blocking thread.
+    /// Runs `f` on this thread with a connection of the pool (for work on a thread of its own).
+    pub fn with<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> Result<T, AppError> {
+        let mut conn = self.checkout()?;
+        let out = f(conn.as_mut());
+        self.checkin(conn);
+        Ok(out)
+    }
+
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,

@@ -20,6 +20,7 @@ pub mod ops;
 pub mod pages;
 pub mod public;
 pub mod summary;
+pub mod trace_index;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub map: Arc<Vec<u8>>,
     /// The public pages' cache, counters and limits.
     pub public: Arc<public::PublicState>,
+    /// The in-memory trace index (built in the background; traces read the database until then).
+    pub trace: Arc<trace_index::TraceIndexes>,
 }
 
 impl AppState {
@@ -75,6 +78,7 @@ impl AppState {
             metrics: Arc::new(ops::Metrics::default()),
             map: Arc::new(map),
             public: Arc::new(public::PublicState::new(std::env::var("SHIAN_PUBLIC_URL").ok())),
+            trace: Arc::new(trace_index::TraceIndexes::from_env()),
         })
     }
 }
@@ -102,6 +106,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     summary::warm(state.clone());
+    state.trace.build(&state.db);
     state.public.default_base_url(listener.local_addr()?);
     public::start(state.clone());
     // Failed results → ledger entries and notices every 200 ms, their delivery, escalation (issue 5).

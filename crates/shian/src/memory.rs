@@ -2,8 +2,17 @@
 
 /// Peak resident set size in bytes (Linux `VmHWM`), if the platform tells.
 pub fn peak_rss() -> Option<u64> {
+    status_kb("VmHWM:")
+}
+
+/// Resident set size now in bytes (Linux `VmRSS`), if the platform tells.
+pub fn rss() -> Option<u64> {
+    status_kb("VmRSS:")
+}
+
+fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

@@ -178,13 +178,33 @@ impl Chain {
         ext
     }
 
+    /// The backward trace through the database, checked to be the same as through a trace index.
     pub(crate) fn back(&self, start: Start, opts: TraceOptions) -> TraceTree {
-        trace::backward(&self.s, &start, &opts).expect("backward trace")
+        let tree = trace::backward(&self.s, &start, &opts).expect("backward trace");
+        same_through_index(&self.s, &tree, |data| trace::backward_in(data, &start, &opts));
+        tree
     }
 
+    /// The forward trace through the database, checked to be the same as through a trace index.
     pub(crate) fn forward(&self, start: Start, opts: TraceOptions) -> TraceTree {
-        trace::forward(&self.s, &start, &opts).expect("forward trace")
+        let tree = trace::forward(&self.s, &start, &opts).expect("forward trace");
+        same_through_index(&self.s, &tree, |data| trace::forward_in(data, &start, &opts));
+        tree
     }
+}
+
+/// Asserts that `run` through a trace index built now gives `tree` (every node, link, quantity
+/// and total).
+pub(crate) fn same_through_index(
+    s: &dyn Store,
+    tree: &TraceTree,
+    run: impl Fn(&dyn trace::TraceData) -> Result<TraceTree, trace::TraceError>,
+) {
+    let index = trace::TraceIndex::build(s).expect("trace index");
+    let indexed = index.on(s).expect("version").expect("the index is fresh");
+    let again = run(&indexed).expect("trace through the index");
+    let (a, b) = (serde_json::to_value(tree).unwrap(), serde_json::to_value(&again).unwrap());
+    assert_eq!(a, b, "the trace index gives another tree than the database");
 }
 
 pub(crate) fn sale_start(ext: &str) -> Start {
@@ -385,14 +405,20 @@ fn over_a_simulated_province_every_vendor_reached_forward_traces_back() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    let index = trace::TraceIndex::build(&s).expect("trace index");
+    let indexed = index.on(&s).unwrap().expect("fresh");
     let mut hops = 0;
     for opts in [TraceOptions::default(), confirmed()] {
         for (vendor, lot) in &starts {
             let fwd = trace::forward(&s, &Start::Lot(lot.clone()), &opts).unwrap();
             assert!(!fwd.truncated, "forward from {lot} was cut short");
+            let again = trace::forward_in(&indexed, &Start::Lot(lot.clone()), &opts).unwrap();
+            assert_eq!(serde_json::to_value(&fwd).unwrap(), serde_json::to_value(&again).unwrap());
             for (to_vendor, to_lot) in vendor_lots(&fwd) {
                 hops += 1;
                 let back = trace::backward(&s, &Start::Lot(to_lot.clone()), &opts).unwrap();
+                let again = trace::backward_in(&indexed, &Start::Lot(to_lot.clone()), &opts).unwrap();
+                assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&again).unwrap());
                 assert!(
                     contains_lot(&back, *vendor, lot),
                     "{to_lot} at vendor {to_vendor} was reached forward from {lot} but does not trace back to it \
@@ -634,4 +660,48 @@ fn repacking_within_a_vendor_links_the_new_lot_to_the_old_both_ways() {
     let w = c.id(Kind::Vendor, "W");
     assert!(contains_lot(&back, w, "BULK"), "the branded lot traces back to the bulk lot");
     assert!(below(&back).iter().any(|n| n.contains("P1")), "and on to the producer: {:?}", below(&back));
+}
+
+#[test]
+fn the_trace_index_keeps_odd_ids_and_quantities_and_is_refused_after_any_write() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    let w = c.id(Kind::Vendor, "W");
+    // External ids with leading zeros, no digits, more digits than the packed form holds, and
+    // Chinese text; a quantity that is not a whole number of thousandths.
+    for (ext, qty) in [("OUT000001", 1.5), ("销货-0042", 0.3333), ("NODIGITS", 2.0), ("X123456789012345678", 3.25)] {
+        let values = [
+            ("source", text("T")),
+            ("ext_id", text(ext)),
+            ("vendor", Value::Int(w)),
+            ("variety", Value::Int(c.celery)),
+            ("lot_code", text("L1")),
+            ("quantity", Value::Real(qty)),
+            ("unit", text("斤")),
+            ("sold_at", Value::Int(T0 + HOUR)),
+            ("buyer_kind", text("other")),
+            ("buyer_name", text("张三个体户")),
+        ];
+        put(&mut c.s, Kind::Outbound, &values);
+    }
+    c.sale("W", None, 5.0, T0 + 2 * HOUR, ("supermarket", Some("S1")));
+    let fwd = c.forward(Start::Lot("L1".into()), TraceOptions::default());
+    assert_eq!(fwd.totals.iter().map(|t| t.records).sum::<usize>(), 5);
+    c.back(sale_start("E2"), TraceOptions::default());
+
+    let index = trace::TraceIndex::build(&c.s).unwrap();
+    assert!(index.on(&c.s).unwrap().is_some());
+    assert_eq!(index.size().sales, 5);
+    // A new sale, a changed receipt, a renamed vendor: each makes the index stale.
+    c.sale("W", Some("L1"), 1.0, T0 + 3 * HOUR, ("consumer", None));
+    assert!(index.on(&c.s).unwrap().is_none(), "a new sale");
+    let index = trace::TraceIndex::build(&c.s).unwrap();
+    c.s.connection().execute("UPDATE inbound SET quantity = 99 WHERE lot_code = 'L1'", []).unwrap();
+    assert!(index.on(&c.s).unwrap().is_none(), "a changed receipt");
+    let index = trace::TraceIndex::build(&c.s).unwrap();
+    c.s.connection().execute("UPDATE vendors SET name = 'W2' WHERE code = 'W'", []).unwrap();
+    assert!(index.on(&c.s).unwrap().is_none(), "a renamed vendor");
+    let index = trace::TraceIndex::build(&c.s).unwrap();
+    c.s.connection().execute("UPDATE markets SET name = 'M9' WHERE code = 'M1'", []).unwrap();
+    assert!(index.on(&c.s).unwrap().is_none(), "a renamed market");
 }

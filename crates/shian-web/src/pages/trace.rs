@@ -305,11 +305,28 @@ fn certificate_visible(store: &dyn Store, user: &Principal, no: &str) -> Result<
 }
 
 /// Runs a trace the reader may start.
-fn run_trace(store: &dyn Store, user: &Principal, r: &TraceRequest) -> Result<TraceTree, AppError> {
+///
+/// Through the server's trace index when it is fresh; through the database (the same answer,
+/// slower) while there is none or it is stale, which also starts building a new one.
+fn run_trace(store: &dyn Store, state: &AppState, user: &Principal, r: &TraceRequest) -> Result<TraceTree, AppError> {
     let start = start_of(store, r, user.role.upstream_only())?;
     let holders = authorize(store, user, &start)?;
+    let index = state.trace.current();
+    let indexed = match &index {
+        Some(ix) => ix.on(store)?,
+        None => None,
+    };
+    match (&index, &indexed) {
+        (_, Some(_)) => {}
+        (Some(ix), None) => state.trace.stale(ix, &state.db),
+        (None, None) => state.trace.build(&state.db),
+    }
+    let data: &dyn trace::TraceData = match &indexed {
+        Some(ix) => ix,
+        None => &trace::Stored(store),
+    };
     let mut tree =
-        if r.back { trace::backward(store, &start, &r.opts) } else { trace::forward(store, &start, &r.opts) }
+        if r.back { trace::backward_in(data, &start, &r.opts) } else { trace::forward_in(data, &start, &r.opts) }
             .map_err(trace_error)?;
     if let Some(holders) = holders {
         let before = tree.roots.len();
@@ -422,14 +439,14 @@ pub async fn page(
     let r = TraceRequest::parse(&params)?;
     let upstream = user.role.upstream_only();
     let mut page = TracePage::new(ctx, &r, upstream);
-    let (who, req, lang) = (user.clone(), r.clone(), page.ctx.lang);
+    let (who, req, lang, st) = (user.clone(), r.clone(), page.ctx.lang, state.clone());
     let found = state
         .db
         .run(move |store| {
             if req.q.is_empty() {
                 return Ok(Found::Examples(examples(store, &who, lang)?));
             }
-            let tree = run_trace(store, &who, &req)?;
+            let tree = run_trace(store, &st, &who, &req)?;
             let docs = doc_ids(store, &tree)?;
             Ok(Found::Tree(Box::new(tree), docs))
         })
@@ -583,11 +600,11 @@ pub async fn export(
     }
     let lang = ctx.lang;
     let client = addr.ip().to_string();
-    let (reference, query) = (r.q.clone(), r.query());
+    let (reference, query, st) = (r.q.clone(), r.query(), state.clone());
     let body = state
         .db
         .run(move |store| {
-            let tree = run_trace(store, &user, &r)?;
+            let tree = run_trace(store, &st, &user, &r)?;
             let body = format.write(store, &tree, lang)?;
             let after = json!({"query": query, "roots": tree.roots.len(), "nodes": tree.nodes}).to_string();
             let action =

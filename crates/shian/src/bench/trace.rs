@@ -13,6 +13,11 @@
 //! it). The trace runs in this process (not a child): peak memory is this process's, and includes
 //! the page caches of both connections.
 //!
+//! **Shian, two ways.** Through the trace index (`TraceIndex`, built once at the start and timed;
+//! each timed call includes the check that the database has not changed since) as the web server
+//! traces, and through the database (`Store`) as a one-off `shian trace` does. Every index tree
+//! is compared with the database's tree for the same start and options, node for node.
+//!
 //! **Fairness.** For each start the measured calls run in a shuffled order, so neither side is
 //! systematically the one that warms the operating system's cache for the other. The comparison
 //! uses confirmed links only on both sides (`confirmed_only = true`); Shian's default run (with
@@ -27,10 +32,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, OpenFlags};
 use shian_domain::{Kind, Value};
-use shian_services::trace::{self, Node, Start, TraceOptions, TraceTree};
+use shian_services::trace::{self, Node, Start, TraceIndex, TraceOptions, TraceTree};
 use shian_store::Store;
 
-use crate::memory::{mib, peak_rss};
+use crate::memory::{mib, peak_rss, rss};
 
 /// Confirmed links only: from the start lot's receipts up through `supplier_lot` to the sellers'
 /// lots, until receipts that name no vendor lot (producers, with their certificates).
@@ -82,16 +87,20 @@ struct Answer {
 }
 
 /// The measured calls, in table order.
-const SERIES: [&str; 6] = [
-    "backward  shian, confirmed",
+const SERIES: [&str; 10] = [
     "backward  baseline SQL",
-    "backward  shian, default (inferred)",
-    "forward   shian, confirmed",
+    "backward  shian index, confirmed",
+    "backward  shian index, default",
+    "backward  shian database, confirmed",
+    "backward  shian database, default",
     "forward   baseline SQL",
-    "forward   shian, default (inferred)",
+    "forward   shian index, confirmed",
+    "forward   shian index, default",
+    "forward   shian database, confirmed",
+    "forward   shian database, default",
 ];
 
-pub fn run(starts: usize, db: &str, seed: u64) -> Result<()> {
+pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>) -> Result<()> {
     let path = db.strip_prefix("sqlite://").unwrap_or(db);
     if !std::path::Path::new(path).exists() {
         bail!("database {path} does not exist (make it with `shian bench generate --scale province`)");
@@ -102,6 +111,26 @@ pub fn run(starts: usize, db: &str, seed: u64) -> Result<()> {
     baseline.pragma_update(None, "cache_size", -131_072)?;
 
     let wall = Instant::now();
+    let before = rss().unwrap_or(0);
+    let built = Instant::now();
+    let index = TraceIndex::build(store.as_ref()).context("building the trace index")?;
+    let build_time = built.elapsed();
+    let size = index.size();
+    println!(
+        "trace index: built in {:.1} s; {} receipts, {} sales, {} lot codes and names; {} by its own count, \
+         resident memory +{}",
+        build_time.as_secs_f64(),
+        size.receipts,
+        size.sales,
+        size.strings,
+        mib(size.bytes as u64),
+        mib(rss().unwrap_or(0).saturating_sub(before))
+    );
+    let checked = Instant::now();
+    for _ in 0..10_000 {
+        index.on(store.as_ref())?;
+    }
+    println!("freshness check (TraceIndex::on): {:.2} µs per trace", checked.elapsed().as_secs_f64() * 1e6 / 10_000.0);
     let lots = sample_lots(store.as_ref(), starts, seed)?;
     println!("bench trace: {} starting lots (receipts drawn uniformly, seed {seed}) on {db}", lots.len());
 
@@ -109,27 +138,55 @@ pub fn run(starts: usize, db: &str, seed: u64) -> Result<()> {
     let default = TraceOptions::default();
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
     let mut answers: Vec<Vec<Answer>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
-    let mut order: Vec<usize> = (0..SERIES.len()).collect();
+    let mut order: Vec<usize> = (0..SERIES.len()).filter(|&s| only.is_none_or(|o| SERIES[s].contains(o))).collect();
     let mut shuffle = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+    let (mut same_trees, mut stale) = (0, 0);
     let progress = indicatif::ProgressBar::new(lots.len() as u64);
     for lot in &lots {
         order.shuffle(&mut shuffle);
+        let start = Start::Lot(lot.clone());
+        let mut trees: [Option<TraceTree>; SERIES.len()] = Default::default();
         for &s in &order {
+            let backward = s < 5;
+            let opts = if matches!(s % 5, 1 | 3) { &confirmed } else { &default };
             let started = Instant::now();
-            let answer = match s {
-                0 => shian_answer(&trace::backward(store.as_ref(), &Start::Lot(lot.clone()), &confirmed)?, true),
-                1 => baseline_backward(&baseline, lot)?,
-                2 => shian_answer(&trace::backward(store.as_ref(), &Start::Lot(lot.clone()), &default)?, true),
-                3 => shian_answer(&trace::forward(store.as_ref(), &Start::Lot(lot.clone()), &confirmed)?, false),
-                4 => baseline_forward(&baseline, lot)?,
-                _ => shian_answer(&trace::forward(store.as_ref(), &Start::Lot(lot.clone()), &default)?, false),
+            let tree = match s % 5 {
+                0 => None,
+                1 | 2 => match index.on(store.as_ref())? {
+                    Some(ix) if backward => Some(trace::backward_in(&ix, &start, opts)?),
+                    Some(ix) => Some(trace::forward_in(&ix, &start, opts)?),
+                    None => {
+                        stale += 1;
+                        None
+                    }
+                },
+                _ if backward => Some(trace::backward(store.as_ref(), &start, opts)?),
+                _ => Some(trace::forward(store.as_ref(), &start, opts)?),
+            };
+            let answer = match (&tree, s) {
+                (Some(t), _) => shian_answer(t, backward),
+                (None, 0) => baseline_backward(&baseline, lot)?,
+                (None, 5) => baseline_forward(&baseline, lot)?,
+                (None, _) => Answer::default(),
             };
             times[s].push(started.elapsed());
             answers[s].push(answer);
+            trees[s] = tree;
+        }
+        // The index and the database give the same tree, node for node.
+        for (a, b) in [(1, 3), (2, 4), (6, 8), (7, 9)] {
+            if let (Some(x), Some(y)) = (&trees[a], &trees[b])
+                && serde_json::to_value(x)? == serde_json::to_value(y)?
+            {
+                same_trees += 1;
+            }
         }
         progress.inc(1);
     }
     progress.finish_and_clear();
+    if stale > 0 {
+        bail!("the database changed during the benchmark ({stale} traces found the index stale)");
+    }
 
     println!(
         "{:<38} {:>8} {:>8} {:>8} {:>8} {:>8} {:>11} {:>9}",
@@ -154,25 +211,29 @@ pub fn run(starts: usize, db: &str, seed: u64) -> Result<()> {
     }
     println!("(mean size: nodes of Shian's tree, rows of the baseline's answer)");
     println!(
-        "ratio baseline p99 / shian p99 (confirmed links): backward {:.2}, forward {:.2}",
-        p99[1] / p99[0],
-        p99[4] / p99[3]
+        "ratio baseline p99 / shian p99 (confirmed links): index backward {:.1}, forward {:.1}; \
+         database backward {:.2}, forward {:.2}",
+        p99[0] / p99[1],
+        p99[5] / p99[6],
+        p99[0] / p99[3],
+        p99[5] / p99[8]
     );
     let agree = |a: usize, b: usize| answers[a].iter().zip(&answers[b]).filter(|(x, y)| x.found == y.found).count();
     println!(
-        "agreement (confirmed): backward, same origin certificates {}/{}; forward, same sales {}/{}",
+        "agreement with the baseline (confirmed): backward, same origin certificates {}/{}; forward, same sales {}/{}",
         agree(0, 1),
         lots.len(),
-        agree(3, 4),
+        agree(5, 6),
         lots.len()
     );
+    println!("index and database give the same tree: {same_trees}/{} traces", 4 * lots.len());
     println!(
-        "goals: backward p99 ≤ 5 ms: {}; forward p99 ≤ 50 ms: {}; ≥ 10× the baseline at p99: {}",
-        yes(p99[0] <= 5.0 && p99[2] <= 5.0),
-        yes(p99[3] <= 50.0 && p99[5] <= 50.0),
-        yes(p99[1] / p99[0] >= 10.0 && p99[4] / p99[3] >= 10.0)
+        "goals (index): backward p99 ≤ 5 ms: {}; forward p99 ≤ 50 ms: {}; ≥ 10× the baseline at p99: {}",
+        yes(p99[1] <= 5.0 && p99[2] <= 5.0),
+        yes(p99[6] <= 50.0 && p99[7] <= 50.0),
+        yes(p99[0] / p99[1] >= 10.0 && p99[5] / p99[6] >= 10.0)
     );
-    println!("peak memory (this process, both connections) {}", mib(peak_rss().unwrap_or(0)));
+    println!("peak memory (this process: the index, both connections' page caches) {}", mib(peak_rss().unwrap_or(0)));
     println!("wall time {:.1} s", wall.elapsed().as_secs_f64());
     Ok(())
 }

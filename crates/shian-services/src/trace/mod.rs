@@ -26,6 +26,12 @@ use shian_domain::unit::Unit;
 use shian_domain::{Kind, Lang, Value, time};
 use shian_store::{Movement, Store, StoreError};
 
+pub mod data;
+pub mod index;
+
+pub use data::{Stored, TraceData};
+pub use index::{Indexed, TraceIndex};
+
 /// Errors of a trace.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -117,6 +123,11 @@ impl Start {
     /// Recognises a reference: `SOURCE,EXT_ID` is a sale; otherwise the first of lot code,
     /// certificate, test and sample that exists.
     pub fn detect(store: &dyn Store, reference: &str) -> Result<Start, TraceError> {
+        Start::detect_in(&Stored(store), reference)
+    }
+
+    /// [`Start::detect`] reading through `store` (the database or the trace index).
+    pub fn detect_in(store: &dyn TraceData, reference: &str) -> Result<Start, TraceError> {
         let r = reference.trim();
         if let Some((source, ext_id)) = r.split_once(',') {
             return Ok(Start::Sale { source: source.trim().into(), ext_id: ext_id.trim().into() });
@@ -304,6 +315,11 @@ pub struct RegionTotal {
 
 /// Traces back from `start` to the origin certificates and producers.
 pub fn backward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
+    backward_in(&Stored(store), start, opts)
+}
+
+/// [`backward`] reading through `store` (the database or the trace index).
+pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
     let mut w = Walk::new(store, *opts);
     let roots = match start {
         Start::Sale { source, ext_id } => {
@@ -334,6 +350,11 @@ pub fn backward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result
 
 /// Traces forward from `start` to every recipient, across vendor-to-vendor hops.
 pub fn forward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
+    forward_in(&Stored(store), start, opts)
+}
+
+/// [`forward`] reading through `store` (the database or the trace index).
+pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
     let mut w = Walk::new(store, *opts);
     let roots = match start {
         Start::Sale { source, ext_id } => vec![w.forward_sale(source, ext_id)?],
@@ -368,7 +389,7 @@ pub fn forward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<
 
 /// The state of one trace: the store, the bounds, what was expanded and a cache of parties.
 struct Walk<'a> {
-    store: &'a dyn Store,
+    store: &'a dyn TraceData,
     opts: TraceOptions,
     seen: HashSet<(i64, String)>,
     nodes: usize,
@@ -387,7 +408,7 @@ enum Enter {
 }
 
 impl<'a> Walk<'a> {
-    fn new(store: &'a dyn Store, opts: TraceOptions) -> Self {
+    fn new(store: &'a dyn TraceData, opts: TraceOptions) -> Self {
         Walk { store, opts, seen: HashSet::new(), nodes: 0, truncated: false, parties: HashMap::new() }
     }
 

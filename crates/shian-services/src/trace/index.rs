@@ -1,0 +1,646 @@
+//! The trace index (追溯索引): every receipt and sale, compactly, in memory, sorted the ways a trace
+//! reads them, with the parties and certificates a trace shows. A trace through it ([`Indexed`])
+//! gives the same tree as one through the database, from memory instead of B-tree walks.
+//!
+//! **Layout.** One fixed-size row per receipt (48 bytes) and per sale (40 bytes). Lot codes, names
+//! and quarantine numbers are interned in one string arena; sources, units, party kinds and the
+//! text before an external id's number are interned as small tags; an external id such as
+//! `OUT000123456` is kept as (format, number) in 8 bytes; quantities as thousandths in 4 bytes
+//! (any other quantity in a side table). Receipts and sales are sorted by (lot code, vendor, time),
+//! with offsets per lot code, so a lot's records are one slice found without a search; sales
+//! naming no lot by (vendor, variety, time) behind a per-vendor directory; three permutations of
+//! the receipts serve the other reads (by vendor and variety, by supplier's lot, by supplier and
+//! variety without a lot). A trace touches a few cache lines per lot, not a binary search over
+//! millions of rows.
+//!
+//! **Freshness.** The index remembers the [`MovementsVersion`] it was built at; [`TraceIndex::on`]
+//! gives a reader only while the database still stands there, so a trace never mixes an old index
+//! with new records: after any write to the order records, parties or certificates, callers trace
+//! through the database until the index is rebuilt.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use shian_domain::{Kind, Value};
+use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Party, Result, Store, StoreError, TestedLot};
+
+use super::data::TraceData;
+
+/// No party, no certificate.
+const NONE: u32 = u32::MAX;
+/// A quantity kept in the side table.
+const SIDE: u32 = 1 << 31;
+/// An external id kept whole in the side table.
+const EXT_SIDE: u64 = 0xFFFF;
+
+/// Every receipt and sale of a database, in memory, for traces. See the module documentation.
+pub struct TraceIndex {
+    version: MovementsVersion,
+    strings: Strings,
+    tags: Tags,
+    ext_formats: Vec<(u16, u16, u8)>,
+    ext_format_ids: HashMap<(u16, u16, u8), u16>,
+    ext_side: Vec<(u16, Box<str>)>,
+    quantities: Vec<f64>,
+    /// Sorted by (lot code, vendor, time, id); `receipts_of[code]..receipts_of[code + 1]` are a
+    /// code's receipts (code 0: none).
+    receipts: Vec<Receipt>,
+    receipts_of: Vec<u32>,
+    /// Sorted by (lot code, vendor, time, id), those naming no lot by (vendor, variety, time, id).
+    sales: Vec<Sale>,
+    sales_of: Vec<u32>,
+    /// Where each vendor's sales naming no lot start.
+    unlotted: Directory,
+    /// Receipts by (vendor, variety, time, id).
+    by_variety: Vec<u32>,
+    by_variety_of: Directory,
+    /// Receipts from a vendor naming its lot, by (supplier lot, supplier, time, id).
+    from_lot: Vec<u32>,
+    from_lot_of: Vec<u32>,
+    /// Receipts from a vendor naming no lot, by (supplier, variety, time, id).
+    from_unlotted: Vec<u32>,
+    from_unlotted_of: Directory,
+    receipt_names: HashMap<u32, u32>,
+    sale_names: HashMap<u32, u32>,
+    quarantine: HashMap<u32, u32>,
+    parties: HashMap<(Kind, i64), Party>,
+    certificates: HashMap<i64, Certificate>,
+    vendor_tag: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Receipt {
+    ext: u64,
+    id: u32,
+    vendor: u32,
+    variety: u32,
+    lot: u32,
+    at: u32,
+    party: u32,
+    qty: u32,
+    supplier_lot: u32,
+    certificate: u32,
+    unit: u16,
+    kind: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sale {
+    ext: u64,
+    id: u32,
+    vendor: u32,
+    variety: u32,
+    lot: u32,
+    at: u32,
+    party: u32,
+    qty: u32,
+    unit: u16,
+    kind: u16,
+}
+
+/// What the index holds and how big it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSize {
+    pub receipts: usize,
+    pub sales: usize,
+    /// Lot codes, names and quarantine numbers (interned).
+    pub strings: usize,
+    /// The bytes of its arrays, tables and strings (an estimate of the memory it holds).
+    pub bytes: usize,
+}
+
+impl TraceIndex {
+    /// Reads every receipt, sale, party and certificate of `store`. Fails if the database changed
+    /// while it was read (build again), or if an id or time does not fit the compact rows.
+    pub fn build(store: &dyn Store) -> Result<TraceIndex> {
+        let version = store.movements_version()?;
+        let mut ix = TraceIndex {
+            version,
+            strings: Strings::default(),
+            tags: Tags::default(),
+            ext_formats: Vec::new(),
+            ext_format_ids: HashMap::new(),
+            ext_side: Vec::new(),
+            quantities: Vec::new(),
+            receipts: Vec::new(),
+            receipts_of: Vec::new(),
+            sales: Vec::new(),
+            sales_of: Vec::new(),
+            unlotted: Directory::default(),
+            by_variety: Vec::new(),
+            by_variety_of: Directory::default(),
+            from_lot: Vec::new(),
+            from_lot_of: Vec::new(),
+            from_unlotted: Vec::new(),
+            from_unlotted_of: Directory::default(),
+            receipt_names: HashMap::new(),
+            sale_names: HashMap::new(),
+            quarantine: HashMap::new(),
+            parties: HashMap::new(),
+            certificates: HashMap::new(),
+            vendor_tag: 0,
+        };
+        ix.vendor_tag = ix.tags.intern("vendor")?;
+        ix.receipts.reserve(usize::try_from(store.count(Kind::Inbound)?).unwrap_or(0));
+        store.scan_movements(Kind::Inbound, &mut |m| {
+            let r = Receipt {
+                ext: ix.ext(m.source, m.ext_id)?,
+                id: small(m.id, "receipt id")?,
+                vendor: small(m.vendor_id, "vendor id")?,
+                variety: small(m.variety_id, "variety id")?,
+                lot: ix.strings.intern_opt(m.lot_code)?,
+                at: time(m.at)?,
+                party: optional(m.party_id, "supplier id")?,
+                qty: ix.quantity(m.quantity),
+                supplier_lot: ix.strings.intern_opt(m.supplier_lot)?,
+                certificate: optional(m.certificate_id, "certificate id")?,
+                unit: ix.tags.intern(m.unit)?,
+                kind: ix.tags.intern(m.party_kind)?,
+            };
+            if let Some(name) = m.party_name {
+                ix.receipt_names.insert(r.id, ix.strings.intern(name)?);
+            }
+            if let Some(q) = m.quarantine_no {
+                ix.quarantine.insert(r.id, ix.strings.intern(q)?);
+            }
+            ix.receipts.push(r);
+            Ok(())
+        })?;
+        ix.sales.reserve(usize::try_from(store.count(Kind::Outbound)?).unwrap_or(0));
+        store.scan_movements(Kind::Outbound, &mut |m: &MovementRef<'_>| {
+            let s = Sale {
+                ext: ix.ext(m.source, m.ext_id)?,
+                id: small(m.id, "sale id")?,
+                vendor: small(m.vendor_id, "vendor id")?,
+                variety: small(m.variety_id, "variety id")?,
+                lot: ix.strings.intern_opt(m.lot_code)?,
+                at: time(m.at)?,
+                party: optional(m.party_id, "buyer id")?,
+                qty: ix.quantity(m.quantity),
+                unit: ix.tags.intern(m.unit)?,
+                kind: ix.tags.intern(m.party_kind)?,
+            };
+            if let Some(name) = m.party_name {
+                ix.sale_names.insert(s.id, ix.strings.intern(name)?);
+            }
+            ix.sales.push(s);
+            Ok(())
+        })?;
+        for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
+            store.scan_parties(kind, &mut |id, p| {
+                ix.parties.insert((kind, id), p);
+                Ok(())
+            })?;
+        }
+        store.scan_certificates(&mut |id, c| {
+            ix.certificates.insert(id, c);
+            Ok(())
+        })?;
+        ix.arrange();
+        if store.movements_version()? != version {
+            return Err(StoreError::Invalid("the order records changed while the trace index was built".into()));
+        }
+        Ok(ix)
+    }
+
+    /// Sorts the rows and builds the offsets, permutations and directories.
+    fn arrange(&mut self) {
+        let codes = self.strings.len();
+        self.receipts.sort_unstable_by_key(|r| (r.lot, r.vendor, r.at, r.id));
+        self.receipts_of = offsets(self.receipts.iter().map(|r| r.lot), codes);
+        self.sales.sort_unstable_by_key(|s| {
+            let (vendor, variety) = if s.lot == 0 { (s.vendor, s.variety) } else { (s.vendor, 0) };
+            (s.lot, vendor, variety, s.at, s.id)
+        });
+        self.sales_of = offsets(self.sales.iter().map(|s| s.lot), codes);
+        let unlotted = &self.sales[..self.sales_of[1] as usize];
+        self.unlotted = Directory::new(unlotted.iter().map(|s| s.vendor));
+        let rs = &self.receipts;
+        let all = 0..u32::try_from(rs.len()).unwrap_or(u32::MAX);
+        self.by_variety = all.clone().collect();
+        self.by_variety.sort_unstable_by_key(|&i| {
+            let r = &rs[i as usize];
+            (r.vendor, r.variety, r.at, r.id)
+        });
+        self.by_variety_of = Directory::new(self.by_variety.iter().map(|&i| rs[i as usize].vendor));
+        let from_vendor = |r: &Receipt| r.kind == self.vendor_tag && r.party != NONE;
+        self.from_lot =
+            all.clone().filter(|&i| from_vendor(&rs[i as usize]) && rs[i as usize].supplier_lot != 0).collect();
+        self.from_lot.sort_unstable_by_key(|&i| {
+            let r = &rs[i as usize];
+            (r.supplier_lot, r.party, r.at, r.id)
+        });
+        self.from_lot_of = offsets(self.from_lot.iter().map(|&i| rs[i as usize].supplier_lot), codes);
+        self.from_unlotted =
+            all.filter(|&i| from_vendor(&rs[i as usize]) && rs[i as usize].supplier_lot == 0).collect();
+        self.from_unlotted.sort_unstable_by_key(|&i| {
+            let r = &rs[i as usize];
+            (r.party, r.variety, r.at, r.id)
+        });
+        self.from_unlotted_of = Directory::new(self.from_unlotted.iter().map(|&i| rs[i as usize].party));
+        self.receipts.shrink_to_fit();
+        self.sales.shrink_to_fit();
+    }
+
+    /// The database version the index was built at.
+    pub fn version(&self) -> MovementsVersion {
+        self.version
+    }
+
+    /// A reader over this index and `store`, if the store still stands where the index was built;
+    /// `None` if anything traced changed since (trace through the database, and rebuild).
+    pub fn on<'a>(&'a self, store: &'a dyn Store) -> Result<Option<Indexed<'a>>> {
+        Ok((store.movements_version()? == self.version).then_some(Indexed { index: self, store }))
+    }
+
+    /// What the index holds.
+    pub fn size(&self) -> IndexSize {
+        let map = |n: usize, entry: usize| n * (entry + 1) * 8 / 7;
+        let bytes = self.receipts.capacity() * size_of::<Receipt>()
+            + self.sales.capacity() * size_of::<Sale>()
+            + (self.by_variety.capacity() + self.from_lot.capacity() + self.from_unlotted.capacity()) * 4
+            + (self.receipts_of.capacity() + self.sales_of.capacity() + self.from_lot_of.capacity()) * 4
+            + (self.unlotted.bytes() + self.by_variety_of.bytes() + self.from_unlotted_of.bytes())
+            + self.strings.bytes()
+            + self.quantities.capacity() * 8
+            + map(self.receipt_names.len() + self.sale_names.len() + self.quarantine.len(), 8)
+            + map(self.parties.len(), 24 + size_of::<Party>() + 48)
+            + map(self.certificates.len(), 8 + size_of::<Certificate>() + 32);
+        IndexSize { receipts: self.receipts.len(), sales: self.sales.len(), strings: self.strings.len(), bytes }
+    }
+
+    /// An external id packed as (format, number), or kept whole in the side table.
+    fn ext(&mut self, source: &str, ext_id: &str) -> Result<u64> {
+        let source = self.tags.intern(source)?;
+        let digits = ext_id.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let (prefix, number) = ext_id.split_at(ext_id.len() - digits);
+        if (1..=14).contains(&digits)
+            && let Ok(n) = number.parse::<u64>()
+        {
+            // Prefixes are few in practice; past the tag table's size, ids are kept whole.
+            let Ok(prefix) = self.tags.intern(prefix) else { return self.ext_whole(source, ext_id) };
+            let key = (source, prefix, digits as u8);
+            let next = self.ext_formats.len();
+            let format = match self.ext_format_ids.get(&key) {
+                Some(&f) => f,
+                None if (next as u64) < EXT_SIDE => {
+                    self.ext_formats.push(key);
+                    self.ext_format_ids.insert(key, next as u16);
+                    next as u16
+                }
+                None => return self.ext_whole(source, ext_id),
+            };
+            return Ok(u64::from(format) << 48 | n);
+        }
+        self.ext_whole(source, ext_id)
+    }
+
+    fn ext_whole(&mut self, source: u16, ext_id: &str) -> Result<u64> {
+        self.ext_side.push((source, ext_id.into()));
+        Ok(EXT_SIDE << 48 | (self.ext_side.len() as u64 - 1))
+    }
+
+    fn ext_text(&self, ext: u64) -> (String, String) {
+        let (format, n) = (ext >> 48, ext & ((1 << 48) - 1));
+        if format == EXT_SIDE {
+            let (source, whole) = &self.ext_side[n as usize];
+            return (self.tags.get(*source).to_string(), whole.to_string());
+        }
+        let (source, prefix, width) = self.ext_formats[format as usize];
+        (self.tags.get(source).to_string(), format!("{}{n:0width$}", self.tags.get(prefix), width = width as usize))
+    }
+
+    /// A quantity as thousandths when that is exact, else a side-table slot.
+    fn quantity(&mut self, q: f64) -> u32 {
+        let m = (q * 1000.0).round();
+        if q >= 0.0 && m < f64::from(SIDE) && m / 1000.0 == q {
+            return m as u32;
+        }
+        self.quantities.push(q);
+        SIDE | (self.quantities.len() as u32 - 1)
+    }
+
+    fn quantity_of(&self, q: u32) -> f64 {
+        if q & SIDE != 0 { self.quantities[(q & !SIDE) as usize] } else { f64::from(q) / 1000.0 }
+    }
+
+    fn code(&self, id: u32) -> Option<String> {
+        (id != 0).then(|| self.strings.get(id).to_string())
+    }
+
+    fn receipt(&self, r: &Receipt) -> Movement {
+        let (source, ext_id) = self.ext_text(r.ext);
+        Movement {
+            id: i64::from(r.id),
+            source,
+            ext_id,
+            vendor_id: i64::from(r.vendor),
+            variety_id: i64::from(r.variety),
+            lot_code: self.code(r.lot),
+            quantity: self.quantity_of(r.qty),
+            unit: self.tags.get(r.unit).to_string(),
+            at: i64::from(r.at),
+            party_kind: self.tags.get(r.kind).to_string(),
+            party_id: (r.party != NONE).then_some(i64::from(r.party)),
+            party_name: self.receipt_names.get(&r.id).map(|&s| self.strings.get(s).to_string()),
+            supplier_lot: self.code(r.supplier_lot),
+            certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
+            quarantine_no: self.quarantine.get(&r.id).map(|&s| self.strings.get(s).to_string()),
+        }
+    }
+
+    fn sale(&self, s: &Sale) -> Movement {
+        let (source, ext_id) = self.ext_text(s.ext);
+        Movement {
+            id: i64::from(s.id),
+            source,
+            ext_id,
+            vendor_id: i64::from(s.vendor),
+            variety_id: i64::from(s.variety),
+            lot_code: self.code(s.lot),
+            quantity: self.quantity_of(s.qty),
+            unit: self.tags.get(s.unit).to_string(),
+            at: i64::from(s.at),
+            party_kind: self.tags.get(s.kind).to_string(),
+            party_id: (s.party != NONE).then_some(i64::from(s.party)),
+            party_name: self.sale_names.get(&s.id).map(|&n| self.strings.get(n).to_string()),
+            supplier_lot: None,
+            certificate_id: None,
+            quarantine_no: None,
+        }
+    }
+
+    /// The receipts at positions `picks` (a slice of a permutation) whose key lies in `[lo, hi]`.
+    fn picked<K: Ord>(&self, picks: &[u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> Vec<Movement> {
+        let k = |&i: &u32| key(&self.receipts[i as usize]);
+        let (a, b) = (picks.partition_point(|i| k(i) < lo), picks.partition_point(|i| k(i) <= hi));
+        picks[a..b.max(a)].iter().map(|&i| self.receipt(&self.receipts[i as usize])).collect()
+    }
+
+    /// A lot code's slice of `rows` given its offsets (empty for an unknown code).
+    fn of<'s, T>(&self, rows: &'s [T], offsets: &[u32], code: u32) -> &'s [T] {
+        match (offsets.get(code as usize), offsets.get(code as usize + 1)) {
+            (Some(&a), Some(&b)) => &rows[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+}
+
+/// Where the rows of each key (a vendor) start in a list sorted by that key; small enough to stay
+/// in the processor's cache while a trace searches it.
+#[derive(Default)]
+struct Directory {
+    keys: Vec<u32>,
+    starts: Vec<u32>,
+}
+
+impl Directory {
+    fn new(sorted_keys: impl Iterator<Item = u32>) -> Directory {
+        let mut d = Directory::default();
+        let mut n = 0u32;
+        for k in sorted_keys {
+            if d.keys.last() != Some(&k) {
+                d.keys.push(k);
+                d.starts.push(n);
+            }
+            n += 1;
+        }
+        d.starts.push(n);
+        d
+    }
+
+    /// The positions holding `key`.
+    fn range(&self, key: u32) -> std::ops::Range<usize> {
+        match self.keys.binary_search(&key) {
+            Ok(i) => self.starts[i] as usize..self.starts[i + 1] as usize,
+            Err(_) => 0..0,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        (self.keys.capacity() + self.starts.capacity()) * 4
+    }
+}
+
+/// Offsets of rows sorted by a key in `0..=max`: rows of key `k` are `offsets[k]..offsets[k + 1]`.
+fn offsets(sorted_keys: impl Iterator<Item = u32>, max: usize) -> Vec<u32> {
+    let mut offsets = vec![0u32; max + 2];
+    for k in sorted_keys {
+        offsets[k as usize + 1] += 1;
+    }
+    for i in 1..offsets.len() {
+        offsets[i] += offsets[i - 1];
+    }
+    offsets
+}
+
+/// Reads of a trace answered by a fresh [`TraceIndex`] (order records, parties, certificates) and,
+/// for the rest (finding a start), by the database it was built from.
+pub struct Indexed<'a> {
+    index: &'a TraceIndex,
+    store: &'a dyn Store,
+}
+
+/// Ids and times as the compact rows hold them; `None` when they cannot be in the index.
+fn id32(id: i64) -> Option<u32> {
+    u32::try_from(id).ok().filter(|&i| i != NONE)
+}
+
+/// A time window `[from, to]` in the rows' seconds, clamped; `None` if empty.
+fn window(from: i64, to: i64) -> Option<(u32, u32)> {
+    let clamp = |t: i64| t.clamp(0, i64::from(u32::MAX)) as u32;
+    (from <= to && to >= 0 && from <= i64::from(u32::MAX)).then(|| (clamp(from), clamp(to)))
+}
+
+impl TraceData for Indexed<'_> {
+    fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
+        let ix = self.index;
+        let Some(code) = ix.strings.find(lot_code) else { return Ok(Vec::new()) };
+        let receipts = ix.of(&ix.receipts, &ix.receipts_of, code).iter().map(|r| r.vendor);
+        let sales = ix.of(&ix.sales, &ix.sales_of, code).iter().map(|s| s.vendor);
+        let mut vendors: Vec<i64> = receipts.chain(sales).map(i64::from).collect();
+        vendors.sort_unstable();
+        vendors.dedup();
+        Ok(vendors)
+    }
+
+    fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
+        let ix = self.index;
+        let (Some(v), Some(code)) = (id32(vendor), ix.strings.find(lot_code)) else { return Ok(Vec::new()) };
+        let lot = ix.of(&ix.receipts, &ix.receipts_of, code);
+        let (a, b) = (lot.partition_point(|r| r.vendor < v), lot.partition_point(|r| r.vendor <= v));
+        Ok(lot[a..b].iter().map(|r| ix.receipt(r)).collect())
+    }
+
+    fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
+        let ix = self.index;
+        let (Some(v), Some(code)) = (id32(vendor), ix.strings.find(lot_code)) else { return Ok(Vec::new()) };
+        let lot = ix.of(&ix.sales, &ix.sales_of, code);
+        let (a, b) = (lot.partition_point(|s| s.vendor < v), lot.partition_point(|s| s.vendor <= v));
+        Ok(lot[a..b].iter().map(|s| ix.sale(s)).collect())
+    }
+
+    fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let ix = self.index;
+        let (Some(v), Some(var), Some((f, t))) = (id32(vendor), id32(variety), window(from, to)) else {
+            return Ok(Vec::new());
+        };
+        let picks = &ix.by_variety[ix.by_variety_of.range(v)];
+        Ok(ix.picked(picks, |r| (r.variety, r.at), (var, f), (var, t)))
+    }
+
+    fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let ix = self.index;
+        let (Some(v), Some(var), Some((f, t))) = (id32(vendor), id32(variety), window(from, to)) else {
+            return Ok(Vec::new());
+        };
+        let mine = &ix.sales[ix.unlotted.range(v)];
+        let a = mine.partition_point(|s| (s.variety, s.at) < (var, f));
+        let b = mine.partition_point(|s| (s.variety, s.at) <= (var, t));
+        Ok(mine[a..b.max(a)].iter().map(|s| ix.sale(s)).collect())
+    }
+
+    fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
+        let ix = self.index;
+        let (Some(v), Some(code)) = (id32(supplier), ix.strings.find(supplier_lot)) else { return Ok(Vec::new()) };
+        let picks = ix.of(&ix.from_lot, &ix.from_lot_of, code);
+        Ok(ix.picked(picks, |r| r.party, v, v))
+    }
+
+    fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        let ix = self.index;
+        let (Some(v), Some(var), Some((f, t))) = (id32(supplier), id32(variety), window(from, to)) else {
+            return Ok(Vec::new());
+        };
+        let picks = &ix.from_unlotted[ix.from_unlotted_of.range(v)];
+        Ok(ix.picked(picks, |r| (r.variety, r.at), (var, f), (var, t)))
+    }
+
+    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>> {
+        self.store.receipts_with_certificate(certificate)
+    }
+
+    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store.receipts_from_producer(producer, from, to)
+    }
+
+    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store.sales_to_buyer(buyer, from, to)
+    }
+
+    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
+        self.store.movement(kind, id)
+    }
+
+    fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>> {
+        Ok(self.index.parties.get(&(kind, id)).cloned())
+    }
+
+    fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
+        Ok(self.index.certificates.get(&id).cloned())
+    }
+
+    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
+        self.store.tested_lot(kind, key)
+    }
+
+    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>> {
+        self.store.resolve(kind, keys)
+    }
+
+    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
+        self.store.find(kind, key)
+    }
+}
+
+fn small(id: i64, what: &str) -> Result<u32> {
+    id32(id).ok_or_else(|| StoreError::Invalid(format!("trace index: {what} {id} does not fit 32 bits")))
+}
+
+fn optional(id: Option<i64>, what: &str) -> Result<u32> {
+    id.map_or(Ok(NONE), |i| small(i, what))
+}
+
+fn time(at: i64) -> Result<u32> {
+    u32::try_from(at).map_err(|_| StoreError::Invalid(format!("trace index: time {at} is outside 1970–2106")))
+}
+
+/// Interned strings in one arena; ids start at 1 (0 is "none").
+#[derive(Default)]
+struct Strings {
+    arena: String,
+    ends: Vec<u32>,
+    table: HashTable<u32>,
+    hasher: RandomState,
+}
+
+fn slice<'a>(arena: &'a str, ends: &[u32], id: u32) -> &'a str {
+    let i = id as usize - 1;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &arena[start..ends[i] as usize]
+}
+
+impl Strings {
+    fn get(&self, id: u32) -> &str {
+        slice(&self.arena, &self.ends, id)
+    }
+
+    fn find(&self, s: &str) -> Option<u32> {
+        let (arena, ends) = (&self.arena, &self.ends);
+        self.table.find(self.hasher.hash_one(s), |&id| slice(arena, ends, id) == s).copied()
+    }
+
+    fn intern(&mut self, s: &str) -> Result<u32> {
+        let hash = self.hasher.hash_one(s);
+        let (arena, ends) = (&self.arena, &self.ends);
+        if let Some(&id) = self.table.find(hash, |&id| slice(arena, ends, id) == s) {
+            return Ok(id);
+        }
+        if self.arena.len() + s.len() > u32::MAX as usize {
+            return Err(StoreError::Invalid("trace index: more than 4 GiB of lot codes and names".into()));
+        }
+        self.arena.push_str(s);
+        self.ends.push(self.arena.len() as u32);
+        let id = self.ends.len() as u32;
+        let (arena, ends, hasher) = (&self.arena, &self.ends, &self.hasher);
+        self.table.insert_unique(hash, id, |&id| hasher.hash_one(slice(arena, ends, id)));
+        Ok(id)
+    }
+
+    fn intern_opt(&mut self, s: Option<&str>) -> Result<u32> {
+        s.map_or(Ok(0), |s| self.intern(s))
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.arena.capacity() + self.ends.capacity() * 4 + self.table.capacity() * 5
+    }
+}
+
+/// A few distinct short strings (sources, units, party kinds, external id prefixes).
+#[derive(Default)]
+struct Tags {
+    list: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u16>,
+}
+
+impl Tags {
+    fn intern(&mut self, s: &str) -> Result<u16> {
+        if let Some(&id) = self.ids.get(s) {
+            return Ok(id);
+        }
+        let id = u16::try_from(self.list.len())
+            .map_err(|_| StoreError::Invalid("trace index: more than 65,536 sources, units and party kinds".into()))?;
+        self.list.push(s.into());
+        self.ids.insert(s.into(), id);
+        Ok(id)
+    }
+
+    fn get(&self, id: u16) -> &str {
+        &self.list[id as usize]
+    }
+}
