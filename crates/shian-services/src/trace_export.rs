@@ -138,7 +138,7 @@ fn recall_walk(parent: &Node, depth: usize, lang: Lang, out: &mut Vec<RecallRow>
                 region: region_label(p.region.as_deref()),
                 quantity: l.quantity,
                 unit: unit_label(&l.unit, lang),
-                time: l.time.clone(),
+                time: l.time.to_string(),
                 from_lot: parent.lot.clone().unwrap_or_default(),
                 own_lot: n.lot.clone().unwrap_or_default(),
                 depth,

@@ -551,7 +551,7 @@ impl Store for SqliteStore {
         // `data_version` moves when another connection commits, `total_changes` when this one
         // writes: while both stand still, the last answer is still right (and a trace through
         // the index checks freshness for the price of one pragma).
-        let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let data_version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
         let changes = self.conn.total_changes();
         if let Some((d, c, v)) = self.version.get()
             && (d, c) == (data_version, changes)

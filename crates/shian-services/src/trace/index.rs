@@ -18,10 +18,10 @@
 //! with new records: after any write to the order records, parties or certificates, callers trace
 //! through the database until the index is rebuilt.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
-use hashbrown::HashTable;
+// foldhash (hashbrown's default hasher): these maps are read on every node of a trace.
+use hashbrown::{HashMap, HashTable};
 use shian_domain::{Kind, Value};
 use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Party, Result, Store, StoreError, TestedLot};
 
@@ -120,7 +120,7 @@ impl TraceIndex {
             strings: Strings::default(),
             tags: Tags::default(),
             ext_formats: Vec::new(),
-            ext_format_ids: HashMap::new(),
+            ext_format_ids: HashMap::default(),
             ext_side: Vec::new(),
             quantities: Vec::new(),
             receipts: Vec::new(),
@@ -134,11 +134,11 @@ impl TraceIndex {
             from_lot_of: Vec::new(),
             from_unlotted: Vec::new(),
             from_unlotted_of: Directory::default(),
-            receipt_names: HashMap::new(),
-            sale_names: HashMap::new(),
-            quarantine: HashMap::new(),
-            parties: HashMap::new(),
-            certificates: HashMap::new(),
+            receipt_names: HashMap::default(),
+            sale_names: HashMap::default(),
+            quarantine: HashMap::default(),
+            parties: HashMap::default(),
+            certificates: HashMap::default(),
             vendor_tag: 0,
         };
         ix.vendor_tag = ix.tags.intern("vendor")?;
@@ -308,7 +308,13 @@ impl TraceIndex {
             return (self.tags.get(*source).to_string(), whole.to_string());
         }
         let (source, prefix, width) = self.ext_formats[format as usize];
-        (self.tags.get(source).to_string(), format!("{}{n:0width$}", self.tags.get(prefix), width = width as usize))
+        let (prefix, mut digits) = (self.tags.get(prefix), itoa::Buffer::new());
+        let digits = digits.format(n);
+        let mut ext = String::with_capacity(prefix.len() + digits.len().max(usize::from(width)));
+        ext.push_str(prefix);
+        ext.extend(std::iter::repeat_n('0', usize::from(width).saturating_sub(digits.len())));
+        ext.push_str(digits);
+        (self.tags.get(source).to_string(), ext)
     }
 
     /// A quantity as thousandths when that is exact, else a side-table slot.

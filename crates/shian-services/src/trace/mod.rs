@@ -19,7 +19,9 @@
 //! again, marked `seen_before`, without its subtree); `max_depth` and `max_nodes` stop runaway
 //! traces and set `truncated`.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use hashbrown::{HashMap, HashSet};
 
 use serde::Serialize;
 use shian_domain::unit::Unit;
@@ -261,12 +263,29 @@ pub struct Link {
     pub unit: String,
     /// Unix seconds, and the same in China time.
     pub at: i64,
-    pub time: String,
+    pub time: ChinaTime,
     pub inferred: bool,
     pub basis: Option<Basis>,
     /// The animal quarantine certificate (动物检疫合格证明) a receipt came with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<String>,
+}
+
+/// A moment shown in China time, `YYYY-MM-DD HH:MM:SS`: formatted when displayed or serialized
+/// (as a string), not when a trace is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChinaTime(pub i64);
+
+impl std::fmt::Display for ChinaTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&time::format_datetime(self.0))
+    }
+}
+
+impl Serialize for ChinaTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Why an inferred link was inferred, in both languages.
@@ -409,7 +428,7 @@ enum Enter {
 
 impl<'a> Walk<'a> {
     fn new(store: &'a dyn TraceData, opts: TraceOptions) -> Self {
-        Walk { store, opts, seen: HashSet::new(), nodes: 0, truncated: false, parties: HashMap::new() }
+        Walk { store, opts, seen: HashSet::default(), nodes: 0, truncated: false, parties: HashMap::default() }
     }
 
     fn finish(self, direction: Direction, start: &Start, roots: Vec<Node>) -> TraceTree {
@@ -539,7 +558,7 @@ fn link(m: &Movement, record: &'static str, basis: Option<Basis>) -> Link {
         quantity: m.quantity,
         unit: m.unit.clone(),
         at: m.at,
-        time: time::format_datetime(m.at),
+        time: ChinaTime(m.at),
         inferred: basis.is_some(),
         basis,
         quarantine: m.quarantine_no.clone(),
@@ -793,16 +812,15 @@ impl Walk<'_> {
         for r in downstream {
             at_buyer.entry(r.vendor_id).or_default().push_back(r);
         }
-        let mut out = Vec::new();
-        for s in &sales {
-            let via = link(s, "outbound", basis.cloned());
+        let mut out = Vec::with_capacity(sales.len());
+        for s in sales {
             let received = match (s.party_kind.as_str(), s.party_id) {
                 ("vendor", Some(b)) => at_buyer.get_mut(&b).and_then(|q| q.pop_front()),
                 _ => None,
             };
             out.push(match received {
-                Some(r) => self.forward_receipt(r, via, depth)?,
-                None => self.recipient(s, via, depth)?,
+                Some(r) => self.forward_receipt(r, link(&s, "outbound", basis.cloned()), depth)?,
+                None => self.recipient_of(s, basis.cloned(), depth)?,
             });
         }
         for r in at_buyer.into_values().flatten() {
@@ -827,6 +845,25 @@ impl Walk<'_> {
     fn recipient(&mut self, s: &Movement, via: Link, depth: usize) -> Result<Node, TraceError> {
         self.enter(None, depth);
         let party = self.party_ref(&s.party_kind, s.party_id, s.party_name.as_deref())?;
+        Ok(self.node(party, None, Some(via)))
+    }
+
+    /// [`Walk::recipient`] of a sale no longer needed: its text moves into the link.
+    fn recipient_of(&mut self, s: Movement, basis: Option<Basis>, depth: usize) -> Result<Node, TraceError> {
+        self.enter(None, depth);
+        let party = self.party_ref(&s.party_kind, s.party_id, s.party_name.as_deref())?;
+        let via = Link {
+            record: "outbound",
+            source: s.source,
+            ext_id: s.ext_id,
+            quantity: s.quantity,
+            unit: s.unit,
+            at: s.at,
+            time: ChinaTime(s.at),
+            inferred: basis.is_some(),
+            basis,
+            quarantine: s.quarantine_no,
+        };
         Ok(self.node(party, None, Some(via)))
     }
 
@@ -873,7 +910,7 @@ fn aggregate_consumers(nodes: &mut Vec<Node>) {
                 if let (Some(a), Some(b)) = (agg.link.as_mut(), n.link.as_ref()) {
                     a.quantity += convert(b.quantity, &b.unit, &a.unit).unwrap_or(0.0);
                     a.at = a.at.min(b.at);
-                    a.time = time::format_datetime(a.at);
+                    a.time = ChinaTime(a.at);
                 }
             }
         }
@@ -892,16 +929,16 @@ fn kilograms(l: &Link) -> f64 {
 
 /// Recipients per kind over every non-root node of a forward trace.
 pub fn totals(roots: &[Node]) -> Vec<Total> {
-    tally(roots, |n, _| n.party.kind.clone())
+    tally(roots, |n, _| &n.party.kind)
 }
 
 /// Recipients per region over every non-root node of a forward trace: the recipient's region, or
 /// for consumers and other anonymous buyers the region of the vendor who sold to them.
 pub fn region_totals(roots: &[Node]) -> Vec<RegionTotal> {
     let by_region = tally(roots, |n, parent| match (&n.party.region, n.party.id) {
-        (Some(r), _) => r.clone(),
-        (None, None) => parent.and_then(|p| p.party.region.clone()).unwrap_or_default(),
-        (None, Some(_)) => String::new(),
+        (Some(r), _) => r,
+        (None, None) => parent.and_then(|p| p.party.region.as_deref()).unwrap_or_default(),
+        (None, Some(_)) => "",
     });
     by_region
         .into_iter()
@@ -918,20 +955,21 @@ pub fn region_totals(roots: &[Node]) -> Vec<RegionTotal> {
 
 /// Totals of every non-root node, grouped by `key(node, parent)` (kept in `Total::kind`); a
 /// recipient with an id counts once per kind of party within its group.
-fn tally(roots: &[Node], key: impl Fn(&Node, Option<&Node>) -> String) -> Vec<Total> {
-    let mut groups: BTreeMap<String, (Total, HashSet<(String, i64)>)> = BTreeMap::new();
+fn tally<'a>(roots: &'a [Node], key: impl Fn(&'a Node, Option<&'a Node>) -> &'a str) -> Vec<Total> {
+    // Per group: its total and the (kind, id) recipients already counted.
+    type Group<'a> = (Total, HashSet<(&'a str, i64)>);
+    let mut groups: BTreeMap<&'a str, Group<'a>> = BTreeMap::new();
     let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
     while let Some((n, parent)) = stack.pop() {
         stack.extend(n.children.iter().map(|c| (c, n)));
         let Some(l) = &n.link else { continue };
         let k = key(n, Some(parent));
-        let (t, ids) = groups.entry(k.clone()).or_default();
-        t.kind = k;
+        let (t, ids) = groups.entry(k).or_default();
         t.records += n.records;
         t.quantity_kg += kilograms(l);
         t.inferred_records += if l.inferred { n.records } else { 0 };
         match n.party.id {
-            Some(id) if ids.insert((n.party.kind.clone(), id)) => {
+            Some(id) if ids.insert((&n.party.kind, id)) => {
                 t.recipients += 1;
                 t.school_canteens += usize::from(n.party.school);
             }
@@ -939,5 +977,5 @@ fn tally(roots: &[Node], key: impl Fn(&Node, Option<&Node>) -> String) -> Vec<To
             None => t.recipients += n.records,
         }
     }
-    groups.into_values().map(|(t, _)| t).collect()
+    groups.into_iter().map(|(k, (t, _))| Total { kind: k.to_string(), ..t }).collect()
 }

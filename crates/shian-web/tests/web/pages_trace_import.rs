@@ -313,3 +313,43 @@ async fn read_only_roles_and_forged_forms_are_refused() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn traces_read_the_index_while_it_is_fresh_and_the_database_after_a_write() {
+    let app = TestApp::new();
+    let (lot, _) = lot_in_market(app.store().as_ref(), app.fixture.market_a.id);
+    let path = format!("/trace?q={}&dir=forward", urlencode(&lot));
+    // No index yet: the trace reads the database and starts building one.
+    let first = app.get(&path, Role::ProvinceRegulator).await;
+    first.status(200);
+    let waited = std::time::Instant::now();
+    while app.state.trace.current().is_none() {
+        assert!(waited.elapsed().as_secs() < 120, "the trace index was not built");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let fresh = app.state.trace.current().expect("built");
+    assert!(fresh.on(app.store().as_ref()).expect("version").is_some(), "fresh after the build");
+    let through_index = app.get(&path, Role::ProvinceRegulator).await;
+    assert_eq!(graph(&first), graph(&through_index), "the index gives the database's answer");
+
+    // A sale of the lot written by another connection: the index is stale, the next trace reads
+    // the database (and shows the sale) and drops the stale index.
+    let conn = shian_store::sqlite::SqliteStore::open(app.db_path.to_str().expect("path")).expect("open");
+    conn.connection()
+        .execute(
+            "INSERT INTO outbound (source, ext_id, vendor_id, variety_id, lot_code, quantity, unit, sold_at,
+                                   buyer_kind, buyer_id)
+             SELECT 'TEST', 'INDEX-STALE-1', i.vendor_id, i.variety_id, i.lot_code, 1.0, 'kg', i.received_at + 3600,
+                    'canteen', (SELECT id FROM buyers WHERE buyer_kind = 'canteen' ORDER BY id LIMIT 1)
+             FROM inbound i WHERE i.lot_code = ?1 ORDER BY i.id LIMIT 1",
+            [&lot],
+        )
+        .expect("insert a sale");
+    assert!(fresh.on(app.store().as_ref()).expect("version").is_none(), "stale after the write");
+    let after = app.get(&path, Role::ProvinceRegulator).await;
+    assert!(after.status(200).text().contains("TEST/INDEX-STALE-1"), "the new sale is in the trace");
+    assert!(
+        app.state.trace.current().is_none_or(|ix| !std::sync::Arc::ptr_eq(&ix, &fresh)),
+        "the stale index is dropped"
+    );
+}

@@ -146,7 +146,7 @@ impl Viewer<'_> {
             what,
             quantity: fmt_qty(l.quantity),
             unit: unit_label(&l.unit, self.lang),
-            time: l.time.clone(),
+            time: l.time.to_string(),
             doc: format!("{}/{}", l.source, l.ext_id),
             doc_href: id.filter(|_| self.user.may_see(kind)).map(|id| format!("/record/{}/{id}", l.record)),
             inferred: l.inferred,
