@@ -151,6 +151,22 @@ fn movement(r: &rusqlite::Row<'_>) -> rusqlite::Result<Movement> {
 }
 
 impl SqliteStore {
+    /// Visits every row of `select` as read by `read` (an id and a value).
+    fn scan_by_id<T>(
+        &self,
+        select: &str,
+        read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<(i64, T)>,
+        visit: &mut dyn FnMut(i64, T) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare(select)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, value) = read(r)?;
+            visit(id, value)?;
+        }
+        Ok(())
+    }
+
     /// Movements selected by `select` (one of [`RECEIPT`], [`SALE`]) and a condition.
     fn movements(&self, select: &str, condition: &str, params: impl rusqlite::Params) -> Result<Vec<Movement>> {
         let mut stmt = self.conn.prepare_cached(&format!("{select} WHERE {condition}"))?;
@@ -527,24 +543,11 @@ impl Store for SqliteStore {
     }
 
     fn scan_parties(&self, kind: Kind, visit: &mut dyn FnMut(i64, Party) -> Result<()>) -> Result<()> {
-        let (select, _) = party_select(kind)?;
-        let mut stmt = self.conn.prepare(select)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (id, party) = party_row(r)?;
-            visit(id, party)?;
-        }
-        Ok(())
+        self.scan_by_id(party_select(kind)?.0, party_row, visit)
     }
 
     fn scan_certificates(&self, visit: &mut dyn FnMut(i64, Certificate) -> Result<()>) -> Result<()> {
-        let mut stmt = self.conn.prepare(CERTIFICATE)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (id, cert) = certificate_row(r)?;
-            visit(id, cert)?;
-        }
-        Ok(())
+        self.scan_by_id(CERTIFICATE, certificate_row, visit)
     }
 
     fn movements_version(&self) -> Result<MovementsVersion> {

@@ -69,8 +69,9 @@ pub struct TraceIndex {
     vendor_tag: u16,
 }
 
+/// What receipts and sales share: one sale is exactly this (40 bytes).
 #[derive(Debug, Clone, Copy)]
-struct Receipt {
+struct Record {
     ext: u64,
     id: u32,
     vendor: u32,
@@ -79,24 +80,25 @@ struct Receipt {
     at: u32,
     party: u32,
     qty: u32,
-    supplier_lot: u32,
-    certificate: u32,
     unit: u16,
     kind: u16,
 }
 
+type Sale = Record;
+
+/// A receipt: a record with the supplier's lot and the origin certificate (48 bytes).
 #[derive(Debug, Clone, Copy)]
-struct Sale {
-    ext: u64,
-    id: u32,
-    vendor: u32,
-    variety: u32,
-    lot: u32,
-    at: u32,
-    party: u32,
-    qty: u32,
-    unit: u16,
-    kind: u16,
+struct Receipt {
+    record: Record,
+    supplier_lot: u32,
+    certificate: u32,
+}
+
+impl std::ops::Deref for Receipt {
+    type Target = Record;
+    fn deref(&self) -> &Record {
+        &self.record
+    }
 }
 
 /// What the index holds and how big it is.
@@ -144,19 +146,11 @@ impl TraceIndex {
         ix.vendor_tag = ix.tags.intern("vendor")?;
         ix.receipts.reserve(usize::try_from(store.count(Kind::Inbound)?).unwrap_or(0));
         store.scan_movements(Kind::Inbound, &mut |m| {
+            let record = ix.record(m)?;
             let r = Receipt {
-                ext: ix.ext(m.source, m.ext_id)?,
-                id: small(m.id, "receipt id")?,
-                vendor: small(m.vendor_id, "vendor id")?,
-                variety: small(m.variety_id, "variety id")?,
-                lot: ix.strings.intern_opt(m.lot_code)?,
-                at: time(m.at)?,
-                party: optional(m.party_id, "supplier id")?,
-                qty: ix.quantity(m.quantity),
+                record,
                 supplier_lot: ix.strings.intern_opt(m.supplier_lot)?,
                 certificate: optional(m.certificate_id, "certificate id")?,
-                unit: ix.tags.intern(m.unit)?,
-                kind: ix.tags.intern(m.party_kind)?,
             };
             if let Some(name) = m.party_name {
                 ix.receipt_names.insert(r.id, ix.strings.intern(name)?);
@@ -169,18 +163,7 @@ impl TraceIndex {
         })?;
         ix.sales.reserve(usize::try_from(store.count(Kind::Outbound)?).unwrap_or(0));
         store.scan_movements(Kind::Outbound, &mut |m: &MovementRef<'_>| {
-            let s = Sale {
-                ext: ix.ext(m.source, m.ext_id)?,
-                id: small(m.id, "sale id")?,
-                vendor: small(m.vendor_id, "vendor id")?,
-                variety: small(m.variety_id, "variety id")?,
-                lot: ix.strings.intern_opt(m.lot_code)?,
-                at: time(m.at)?,
-                party: optional(m.party_id, "buyer id")?,
-                qty: ix.quantity(m.quantity),
-                unit: ix.tags.intern(m.unit)?,
-                kind: ix.tags.intern(m.party_kind)?,
-            };
+            let s = ix.record(m)?;
             if let Some(name) = m.party_name {
                 ix.sale_names.insert(s.id, ix.strings.intern(name)?);
             }
@@ -202,6 +185,22 @@ impl TraceIndex {
             return Err(StoreError::Invalid("the order records changed while the trace index was built".into()));
         }
         Ok(ix)
+    }
+
+    /// The compact form of what a receipt and a sale share.
+    fn record(&mut self, m: &MovementRef<'_>) -> Result<Record> {
+        Ok(Record {
+            ext: self.ext(m.source, m.ext_id)?,
+            id: small(m.id, "record id")?,
+            vendor: small(m.vendor_id, "vendor id")?,
+            variety: small(m.variety_id, "variety id")?,
+            lot: self.strings.intern_opt(m.lot_code)?,
+            at: time(m.at)?,
+            party: optional(m.party_id, "supplier or buyer id")?,
+            qty: self.quantity(m.quantity),
+            unit: self.tags.intern(m.unit)?,
+            kind: self.tags.intern(m.party_kind)?,
+        })
     }
 
     /// Sorts the rows and builds the offsets, permutations and directories.
@@ -335,7 +334,8 @@ impl TraceIndex {
         (id != 0).then(|| self.strings.get(id).to_string())
     }
 
-    fn receipt(&self, r: &Receipt) -> Movement {
+    /// The movement a record stands for; `names` holds the party names of its kind of record.
+    fn movement(&self, r: &Record, names: &HashMap<u32, u32>) -> Movement {
         let (source, ext_id) = self.ext_text(r.ext);
         Movement {
             id: i64::from(r.id),
@@ -349,32 +349,24 @@ impl TraceIndex {
             at: i64::from(r.at),
             party_kind: self.tags.get(r.kind).to_string(),
             party_id: (r.party != NONE).then_some(i64::from(r.party)),
-            party_name: self.receipt_names.get(&r.id).map(|&s| self.strings.get(s).to_string()),
-            supplier_lot: self.code(r.supplier_lot),
-            certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
-            quarantine_no: self.quarantine.get(&r.id).map(|&s| self.strings.get(s).to_string()),
-        }
-    }
-
-    fn sale(&self, s: &Sale) -> Movement {
-        let (source, ext_id) = self.ext_text(s.ext);
-        Movement {
-            id: i64::from(s.id),
-            source,
-            ext_id,
-            vendor_id: i64::from(s.vendor),
-            variety_id: i64::from(s.variety),
-            lot_code: self.code(s.lot),
-            quantity: self.quantity_of(s.qty),
-            unit: self.tags.get(s.unit).to_string(),
-            at: i64::from(s.at),
-            party_kind: self.tags.get(s.kind).to_string(),
-            party_id: (s.party != NONE).then_some(i64::from(s.party)),
-            party_name: self.sale_names.get(&s.id).map(|&n| self.strings.get(n).to_string()),
+            party_name: names.get(&r.id).map(|&s| self.strings.get(s).to_string()),
             supplier_lot: None,
             certificate_id: None,
             quarantine_no: None,
         }
+    }
+
+    fn receipt(&self, r: &Receipt) -> Movement {
+        Movement {
+            supplier_lot: self.code(r.supplier_lot),
+            certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
+            quarantine_no: self.quarantine.get(&r.id).map(|&s| self.strings.get(s).to_string()),
+            ..self.movement(r, &self.receipt_names)
+        }
+    }
+
+    fn sale(&self, s: &Sale) -> Movement {
+        self.movement(s, &self.sale_names)
     }
 
     /// The receipts at positions `picks` (a slice of a permutation) whose key lies in `[lo, hi]`.
