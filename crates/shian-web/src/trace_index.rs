@@ -90,9 +90,4 @@ impl TraceIndexes {
             me.building.store(false, Ordering::SeqCst);
         });
     }
-
-    /// Whether a build is running (for tests).
-    pub fn is_building(&self) -> bool {
-        self.building.load(Ordering::SeqCst)
-    }
 }

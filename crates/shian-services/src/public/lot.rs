@@ -11,7 +11,7 @@ use shian_domain::{Kind, Lang};
 use shian_store::query::{Filter, ListQuery};
 use shian_store::{Movement, Store};
 
-use super::listed::{self, choice, day, label, text};
+use super::listed::{choice, day, label, text};
 use super::vendor::{TestLine, place_name};
 use super::{PublicError, privacy};
 
@@ -187,17 +187,8 @@ impl Walk {
 fn tests_of(store: &dyn Store, vendor: i64, lot: &str, lang: Lang) -> Result<Vec<TestLine>, PublicError> {
     let lot_filter = Filter::Eq("lot_code", shian_domain::Value::Text(lot.to_string()));
     let q = |filters| ListQuery { scope: &Scope::All, filters, before: None, limit: 20 };
-    let k = Kind::RapidTest;
-    let mut out: Vec<TestLine> = store
-        .list(k, &q(vec![Filter::RefId("vendor", vendor), lot_filter.clone()]))?
-        .iter()
-        .map(|r| TestLine {
-            date: listed::int(k, r, "tested_at").map(day).unwrap_or_default(),
-            variety: label(k, r, "variety").unwrap_or_default().to_string(),
-            item: text(k, r, "item").unwrap_or_default().to_string(),
-            passed: Some(text(k, r, "verdict") != Some("fail")),
-        })
-        .collect();
+    let tests = store.list(Kind::RapidTest, &q(vec![Filter::RefId("vendor", vendor), lot_filter.clone()]))?;
+    let mut out: Vec<TestLine> = tests.iter().map(TestLine::rapid_test).collect();
     let s = Kind::Sample;
     for sample in store.list(s, &q(vec![Filter::PolyRefId("subject", "vendor", vendor), lot_filter.clone()]))? {
         let items = store.list(Kind::SampleItem, &q(vec![Filter::RefId("sample", sample.id)]))?;

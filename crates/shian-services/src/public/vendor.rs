@@ -47,6 +47,19 @@ pub struct TestLine {
     pub passed: Option<bool>,
 }
 
+impl TestLine {
+    /// A rapid test (a listed `Kind::RapidTest` row) as a line.
+    pub(super) fn rapid_test(r: &Listed) -> TestLine {
+        let k = Kind::RapidTest;
+        TestLine {
+            date: listed::int(k, r, "tested_at").map(day).unwrap_or_default(),
+            variety: label(k, r, "variety").unwrap_or_default().to_string(),
+            item: text(k, r, "item").unwrap_or_default().to_string(),
+            passed: Some(text(k, r, "verdict") != Some("fail")),
+        }
+    }
+}
+
 /// A variety the vendor sells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
@@ -261,16 +274,8 @@ fn origins(store: &dyn Store, vendor: i64, lang: Lang) -> Result<Origins, Public
 }
 
 fn rapid_tests(store: &dyn Store, vendor: i64) -> Result<Vec<TestLine>, PublicError> {
-    let k = Kind::RapidTest;
-    Ok(list(store, k, vec![Filter::RefId("vendor", vendor)], LATEST_TESTS)?
-        .iter()
-        .map(|r| TestLine {
-            date: listed::int(k, r, "tested_at").map(day).unwrap_or_default(),
-            variety: label(k, r, "variety").unwrap_or_default().to_string(),
-            item: text(k, r, "item").unwrap_or_default().to_string(),
-            passed: Some(text(k, r, "verdict") != Some("fail")),
-        })
-        .collect())
+    let tests = list(store, Kind::RapidTest, vec![Filter::RefId("vendor", vendor)], LATEST_TESTS)?;
+    Ok(tests.iter().map(TestLine::rapid_test).collect())
 }
 
 fn samples(store: &dyn Store, vendor: i64, lang: Lang) -> Result<Vec<TestLine>, PublicError> {

@@ -242,11 +242,6 @@ impl TraceIndex {
         self.sales.shrink_to_fit();
     }
 
-    /// The database version the index was built at.
-    pub fn version(&self) -> MovementsVersion {
-        self.version
-    }
-
     /// A reader over this index and `store`, if the store still stands where the index was built;
     /// `None` if anything traced changed since (trace through the database, and rebuild).
     pub fn on<'a>(&'a self, store: &'a dyn Store) -> Result<Option<Indexed<'a>>> {

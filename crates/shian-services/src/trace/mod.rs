@@ -551,17 +551,30 @@ impl<'a> Walk<'a> {
 
 /// A link made from a receipt or sale.
 fn link(m: &Movement, record: &'static str, basis: Option<Basis>) -> Link {
+    let text = (m.source.clone(), m.ext_id.clone(), m.unit.clone(), m.quarantine_no.clone());
+    link_from(record, basis, text, m.quantity, m.at)
+}
+
+/// A link from a record's text (source, external id, unit, quarantine certificate; copied or
+/// moved out of the record) and its quantity and time.
+fn link_from(
+    record: &'static str,
+    basis: Option<Basis>,
+    (source, ext_id, unit, quarantine): (String, String, String, Option<String>),
+    quantity: f64,
+    at: i64,
+) -> Link {
     Link {
         record,
-        source: m.source.clone(),
-        ext_id: m.ext_id.clone(),
-        quantity: m.quantity,
-        unit: m.unit.clone(),
-        at: m.at,
-        time: ChinaTime(m.at),
+        source,
+        ext_id,
+        quantity,
+        unit,
+        at,
+        time: ChinaTime(at),
         inferred: basis.is_some(),
         basis,
-        quarantine: m.quarantine_no.clone(),
+        quarantine,
     }
 }
 
@@ -852,18 +865,8 @@ impl Walk<'_> {
     fn recipient_of(&mut self, s: Movement, basis: Option<Basis>, depth: usize) -> Result<Node, TraceError> {
         self.enter(None, depth);
         let party = self.party_ref(&s.party_kind, s.party_id, s.party_name.as_deref())?;
-        let via = Link {
-            record: "outbound",
-            source: s.source,
-            ext_id: s.ext_id,
-            quantity: s.quantity,
-            unit: s.unit,
-            at: s.at,
-            time: ChinaTime(s.at),
-            inferred: basis.is_some(),
-            basis,
-            quarantine: s.quarantine_no,
-        };
+        let text = (s.source, s.ext_id, s.unit, s.quarantine_no);
+        let via = link_from("outbound", basis, text, s.quantity, s.at);
         Ok(self.node(party, None, Some(via)))
     }
 
