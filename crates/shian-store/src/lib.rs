@@ -135,6 +135,52 @@ pub struct MovementRef<'a> {
     pub quarantine_no: Option<&'a str>,
 }
 
+impl Movement {
+    /// The record borrowed.
+    pub fn borrowed(&self) -> MovementRef<'_> {
+        MovementRef {
+            id: self.id,
+            source: &self.source,
+            ext_id: &self.ext_id,
+            vendor_id: self.vendor_id,
+            variety_id: self.variety_id,
+            lot_code: self.lot_code.as_deref(),
+            quantity: self.quantity,
+            unit: &self.unit,
+            at: self.at,
+            party_kind: &self.party_kind,
+            party_id: self.party_id,
+            party_name: self.party_name.as_deref(),
+            supplier_lot: self.supplier_lot.as_deref(),
+            certificate_id: self.certificate_id,
+            quarantine_no: self.quarantine_no.as_deref(),
+        }
+    }
+}
+
+impl MovementRef<'_> {
+    /// The record with its text copied.
+    pub fn to_movement(&self) -> Movement {
+        Movement {
+            id: self.id,
+            source: self.source.into(),
+            ext_id: self.ext_id.into(),
+            vendor_id: self.vendor_id,
+            variety_id: self.variety_id,
+            lot_code: self.lot_code.map(String::from),
+            quantity: self.quantity,
+            unit: self.unit.into(),
+            at: self.at,
+            party_kind: self.party_kind.into(),
+            party_id: self.party_id,
+            party_name: self.party_name.map(String::from),
+            supplier_lot: self.supplier_lot.map(String::from),
+            certificate_id: self.certificate_id,
+            quarantine_no: self.quarantine_no.map(String::from),
+        }
+    }
+}
+
 /// Where the order records stand: it changes whenever a receipt or sale is added, changed or
 /// removed, or a vendor, market, producer, buyer or origin certificate is changed or removed (a
 /// new order record raises a maximum id; updates and deletes raise `changes`).

@@ -4,7 +4,16 @@
 //! the database.
 
 use shian_domain::{Kind, Value};
-use shian_store::{Certificate, Movement, Party, Result, Store, TestedLot};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use shian_store::{Certificate, Movement, MovementRef, Result, Store, TestedLot};
+
+use super::{PartyRef, TraceError};
+
+/// What a trace does with each record a visit reads: the record is borrowed for the call only.
+pub type Visit<'v> = dyn FnMut(&MovementRef<'_>) -> std::result::Result<(), TraceError> + 'v;
 
 /// The reads of a trace. The order of every list is the store's: oldest first, then by id.
 pub trait TraceData {
@@ -30,8 +39,9 @@ pub trait TraceData {
     fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
     /// One receipt or sale by id.
     fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>>;
-    /// A vendor, producer or buyer by id.
-    fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>>;
+    /// A vendor, producer or buyer by id, as a trace shows it (its `kind`: `vendor`, `producer`,
+    /// or the buyer's kind).
+    fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>>;
     /// An origin certificate by id.
     fn certificate(&self, id: i64) -> Result<Option<Certificate>>;
     /// The lot of a rapid test or a sample.
@@ -40,58 +50,116 @@ pub trait TraceData {
     fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>>;
     /// Id of a record by its natural key.
     fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>>;
+
+    /// [`TraceData::receipts_of_lot`], each lent to `f` in turn (the index copies no text).
+    fn each_receipt_of_lot(
+        &self,
+        vendor: i64,
+        lot_code: &str,
+        f: &mut Visit<'_>,
+    ) -> std::result::Result<(), TraceError> {
+        self.receipts_of_lot(vendor, lot_code)?.iter().try_for_each(|m| f(&m.borrowed()))
+    }
+    /// [`TraceData::receipts_from_lot`], only what pairs them with the sales.
+    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
+        Ok(self.receipts_from_lot(supplier, supplier_lot)?.iter().map(Downstream::of).collect())
+    }
+    /// [`TraceData::sales_of_lot`], each lent to `f` in turn.
+    fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> std::result::Result<(), TraceError> {
+        self.sales_of_lot(vendor, lot_code)?.iter().try_for_each(|m| f(&m.borrowed()))
+    }
+    /// [`TraceData::unlotted_sales`], each lent to `f` in turn.
+    fn each_unlotted_sale(
+        &self,
+        vendor: i64,
+        variety: i64,
+        from: i64,
+        to: i64,
+        f: &mut Visit<'_>,
+    ) -> std::result::Result<(), TraceError> {
+        self.unlotted_sales(vendor, variety, from, to)?.iter().try_for_each(|m| f(&m.borrowed()))
+    }
 }
 
-/// Every read from the database.
-pub struct Stored<'a>(pub &'a dyn Store);
+/// A receipt that arrived from a vendor's lot, as a forward trace pairs it with the sale: the
+/// buyer vendor and the lot it started (the whole record is read by `id` if needed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Downstream {
+    pub id: i64,
+    pub vendor_id: i64,
+    pub lot_code: Option<String>,
+}
+
+impl Downstream {
+    pub fn of(m: &Movement) -> Downstream {
+        Downstream { id: m.id, vendor_id: m.vendor_id, lot_code: m.lot_code.clone() }
+    }
+}
+
+/// Every read from the database (for one trace: parties read once are kept).
+pub struct Stored<'a> {
+    store: &'a dyn Store,
+    parties: RefCell<HashMap<(Kind, i64), Option<Arc<PartyRef>>>>,
+}
+
+impl<'a> Stored<'a> {
+    pub fn new(store: &'a dyn Store) -> Stored<'a> {
+        Stored { store, parties: RefCell::default() }
+    }
+}
 
 impl TraceData for Stored<'_> {
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
-        self.0.lot_holders(lot_code)
+        self.store.lot_holders(lot_code)
     }
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        self.0.receipts_of_lot(vendor, lot_code)
+        self.store.receipts_of_lot(vendor, lot_code)
     }
     fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        self.0.sales_of_lot(vendor, lot_code)
+        self.store.sales_of_lot(vendor, lot_code)
     }
     fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.0.receipts_between(vendor, variety, from, to)
+        self.store.receipts_between(vendor, variety, from, to)
     }
     fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.0.unlotted_sales(vendor, variety, from, to)
+        self.store.unlotted_sales(vendor, variety, from, to)
     }
     fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
-        self.0.receipts_from_lot(supplier, supplier_lot)
+        self.store.receipts_from_lot(supplier, supplier_lot)
     }
     fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.0.unlotted_receipts_from(supplier, variety, from, to)
+        self.store.unlotted_receipts_from(supplier, variety, from, to)
     }
     fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>> {
-        self.0.receipts_with_certificate(certificate)
+        self.store.receipts_with_certificate(certificate)
     }
     fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.0.receipts_from_producer(producer, from, to)
+        self.store.receipts_from_producer(producer, from, to)
     }
     fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.0.sales_to_buyer(buyer, from, to)
+        self.store.sales_to_buyer(buyer, from, to)
     }
     fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
-        self.0.movement(kind, id)
+        self.store.movement(kind, id)
     }
-    fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>> {
-        self.0.party(kind, id)
+    fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>> {
+        if let Some(p) = self.parties.borrow().get(&(kind, id)) {
+            return Ok(p.clone());
+        }
+        let p = self.store.party(kind, id)?.map(|p| Arc::new(PartyRef::of(kind, id, p)));
+        self.parties.borrow_mut().insert((kind, id), p.clone());
+        Ok(p)
     }
     fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
-        self.0.certificate(id)
+        self.store.certificate(id)
     }
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
-        self.0.tested_lot(kind, key)
+        self.store.tested_lot(kind, key)
     }
     fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>> {
-        self.0.resolve(kind, keys)
+        self.store.resolve(kind, keys)
     }
     fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
-        self.0.find(kind, key)
+        self.store.find(kind, key)
     }
 }

@@ -18,14 +18,18 @@
 //! with new records: after any write to the order records, parties or certificates, callers trace
 //! through the database until the index is rebuilt.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
 // foldhash (hashbrown's default hasher): these maps are read on every node of a trace.
 use hashbrown::{HashMap, HashTable};
 use shian_domain::{Kind, Value};
-use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Party, Result, Store, StoreError, TestedLot};
+use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Store, StoreError, TestedLot};
 
-use super::data::TraceData;
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+use super::data::{Downstream, TraceData, Visit};
+use super::{PartyRef, TraceError};
 
 /// No party, no certificate.
 const NONE: u32 = u32::MAX;
@@ -64,7 +68,7 @@ pub struct TraceIndex {
     receipt_names: HashMap<u32, u32>,
     sale_names: HashMap<u32, u32>,
     quarantine: HashMap<u32, u32>,
-    parties: HashMap<(Kind, i64), Party>,
+    parties: HashMap<(Kind, i64), Arc<PartyRef>>,
     certificates: HashMap<i64, Certificate>,
     vendor_tag: u16,
 }
@@ -172,7 +176,7 @@ impl TraceIndex {
         })?;
         for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
             store.scan_parties(kind, &mut |id, p| {
-                ix.parties.insert((kind, id), p);
+                ix.parties.insert((kind, id), Arc::new(PartyRef::of(kind, id, p)));
                 Ok(())
             })?;
         }
@@ -259,7 +263,7 @@ impl TraceIndex {
             + self.strings.bytes()
             + self.quantities.capacity() * 8
             + map(self.receipt_names.len() + self.sale_names.len() + self.quarantine.len(), 8)
-            + map(self.parties.len(), 24 + size_of::<Party>() + 48)
+            + map(self.parties.len(), 24 + 16 + size_of::<PartyRef>() + 48)
             + map(self.certificates.len(), 8 + size_of::<Certificate>() + 32);
         IndexSize { receipts: self.receipts.len(), sales: self.sales.len(), strings: self.strings.len(), bytes }
     }
@@ -295,20 +299,22 @@ impl TraceIndex {
         Ok(EXT_SIDE << 48 | (self.ext_side.len() as u64 - 1))
     }
 
-    fn ext_text(&self, ext: u64) -> (String, String) {
+    /// Writes the external id `ext` into `buf` (cleared first) and gives its source.
+    fn ext_into(&self, ext: u64, buf: &mut String) -> &str {
+        buf.clear();
         let (format, n) = (ext >> 48, ext & ((1 << 48) - 1));
         if format == EXT_SIDE {
             let (source, whole) = &self.ext_side[n as usize];
-            return (self.tags.get(*source).to_string(), whole.to_string());
+            buf.push_str(whole);
+            return self.tags.get(*source);
         }
         let (source, prefix, width) = self.ext_formats[format as usize];
-        let (prefix, mut digits) = (self.tags.get(prefix), itoa::Buffer::new());
+        let mut digits = itoa::Buffer::new();
         let digits = digits.format(n);
-        let mut ext = String::with_capacity(prefix.len() + digits.len().max(usize::from(width)));
-        ext.push_str(prefix);
-        ext.extend(std::iter::repeat_n('0', usize::from(width).saturating_sub(digits.len())));
-        ext.push_str(digits);
-        (self.tags.get(source).to_string(), ext)
+        buf.push_str(self.tags.get(prefix));
+        buf.extend(std::iter::repeat_n('0', usize::from(width).saturating_sub(digits.len())));
+        buf.push_str(digits);
+        self.tags.get(source)
     }
 
     /// A quantity as thousandths when that is exact, else a side-table slot.
@@ -325,50 +331,88 @@ impl TraceIndex {
         if q & SIDE != 0 { self.quantities[(q & !SIDE) as usize] } else { f64::from(q) / 1000.0 }
     }
 
-    fn code(&self, id: u32) -> Option<String> {
-        (id != 0).then(|| self.strings.get(id).to_string())
+    fn code(&self, id: u32) -> Option<&str> {
+        (id != 0).then(|| self.strings.get(id))
     }
 
-    /// The movement a record stands for; `names` holds the party names of its kind of record.
-    fn movement(&self, r: &Record, names: &HashMap<u32, u32>) -> Movement {
-        let (source, ext_id) = self.ext_text(r.ext);
-        Movement {
+    /// A record lent as a borrowed movement, its external id written into `buf`; `names` holds
+    /// the party names of its kind of record.
+    fn lend<'x>(&'x self, r: &Record, names: &HashMap<u32, u32>, buf: &'x mut String) -> MovementRef<'x> {
+        let source = self.ext_into(r.ext, buf);
+        MovementRef {
             id: i64::from(r.id),
             source,
-            ext_id,
+            ext_id: buf,
             vendor_id: i64::from(r.vendor),
             variety_id: i64::from(r.variety),
             lot_code: self.code(r.lot),
             quantity: self.quantity_of(r.qty),
-            unit: self.tags.get(r.unit).to_string(),
+            unit: self.tags.get(r.unit),
             at: i64::from(r.at),
-            party_kind: self.tags.get(r.kind).to_string(),
+            party_kind: self.tags.get(r.kind),
             party_id: (r.party != NONE).then_some(i64::from(r.party)),
-            party_name: names.get(&r.id).map(|&s| self.strings.get(s).to_string()),
+            party_name: names.get(&r.id).map(|&s| self.strings.get(s)),
             supplier_lot: None,
             certificate_id: None,
             quarantine_no: None,
         }
     }
 
-    fn receipt(&self, r: &Receipt) -> Movement {
-        Movement {
+    fn lend_receipt<'x>(&'x self, r: &Receipt, buf: &'x mut String) -> MovementRef<'x> {
+        MovementRef {
             supplier_lot: self.code(r.supplier_lot),
             certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
-            quarantine_no: self.quarantine.get(&r.id).map(|&s| self.strings.get(s).to_string()),
-            ..self.movement(r, &self.receipt_names)
+            quarantine_no: self.quarantine.get(&r.id).map(|&s| self.strings.get(s)),
+            ..self.lend(r, &self.receipt_names, buf)
         }
     }
 
-    fn sale(&self, s: &Sale) -> Movement {
-        self.movement(s, &self.sale_names)
+    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut String) -> MovementRef<'x> {
+        self.lend(s, &self.sale_names, buf)
     }
 
-    /// The receipts at positions `picks` (a slice of a permutation) whose key lies in `[lo, hi]`.
-    fn picked<K: Ord>(&self, picks: &[u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> Vec<Movement> {
+    fn receipt(&self, r: &Receipt) -> Movement {
+        self.lend_receipt(r, &mut String::new()).to_movement()
+    }
+
+    fn sale(&self, s: &Sale) -> Movement {
+        self.lend_sale(s, &mut String::new()).to_movement()
+    }
+
+    /// A vendor's receipts of a lot code (empty if either is unknown).
+    fn lot_receipts(&self, vendor: i64, lot_code: &str) -> &[Receipt] {
+        let (Some(v), Some(code)) = (id32(vendor), self.strings.find(lot_code)) else { return &[] };
+        let lot = self.of(&self.receipts, &self.receipts_of, code);
+        &lot[lot.partition_point(|r| r.vendor < v)..lot.partition_point(|r| r.vendor <= v)]
+    }
+
+    /// A vendor's sales naming a lot code (empty if either is unknown).
+    fn lot_sales(&self, vendor: i64, lot_code: &str) -> &[Sale] {
+        let (Some(v), Some(code)) = (id32(vendor), self.strings.find(lot_code)) else { return &[] };
+        let lot = self.of(&self.sales, &self.sales_of, code);
+        &lot[lot.partition_point(|s| s.vendor < v)..lot.partition_point(|s| s.vendor <= v)]
+    }
+
+    /// A vendor's sales of a variety in `[from, to]` naming no lot.
+    fn unlotted_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> &[Sale] {
+        let (Some(v), Some(var), Some((f, t))) = (id32(vendor), id32(variety), window(from, to)) else { return &[] };
+        let mine = &self.sales[self.unlotted.range(v)];
+        let a = mine.partition_point(|s| (s.variety, s.at) < (var, f));
+        let b = mine.partition_point(|s| (s.variety, s.at) <= (var, t));
+        &mine[a..b.max(a)]
+    }
+
+    /// The positions among `picks` (a slice of a permutation) of receipts whose key lies in
+    /// `[lo, hi]`.
+    fn between<'p, K: Ord>(&self, picks: &'p [u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> &'p [u32] {
         let k = |&i: &u32| key(&self.receipts[i as usize]);
         let (a, b) = (picks.partition_point(|i| k(i) < lo), picks.partition_point(|i| k(i) <= hi));
-        picks[a..b.max(a)].iter().map(|&i| self.receipt(&self.receipts[i as usize])).collect()
+        &picks[a..b.max(a)]
+    }
+
+    /// The receipts at positions `picks` whose key lies in `[lo, hi]`.
+    fn picked<K: Ord>(&self, picks: &[u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> Vec<Movement> {
+        self.between(picks, key, lo, hi).iter().map(|&i| self.receipt(&self.receipts[i as usize])).collect()
     }
 
     /// A lot code's slice of `rows` given its offsets (empty for an unknown code).
@@ -459,19 +503,11 @@ impl TraceData for Indexed<'_> {
     }
 
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        let ix = self.index;
-        let (Some(v), Some(code)) = (id32(vendor), ix.strings.find(lot_code)) else { return Ok(Vec::new()) };
-        let lot = ix.of(&ix.receipts, &ix.receipts_of, code);
-        let (a, b) = (lot.partition_point(|r| r.vendor < v), lot.partition_point(|r| r.vendor <= v));
-        Ok(lot[a..b].iter().map(|r| ix.receipt(r)).collect())
+        Ok(self.index.lot_receipts(vendor, lot_code).iter().map(|r| self.index.receipt(r)).collect())
     }
 
     fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        let ix = self.index;
-        let (Some(v), Some(code)) = (id32(vendor), ix.strings.find(lot_code)) else { return Ok(Vec::new()) };
-        let lot = ix.of(&ix.sales, &ix.sales_of, code);
-        let (a, b) = (lot.partition_point(|s| s.vendor < v), lot.partition_point(|s| s.vendor <= v));
-        Ok(lot[a..b].iter().map(|s| ix.sale(s)).collect())
+        Ok(self.index.lot_sales(vendor, lot_code).iter().map(|s| self.index.sale(s)).collect())
     }
 
     fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
@@ -484,14 +520,7 @@ impl TraceData for Indexed<'_> {
     }
 
     fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        let ix = self.index;
-        let (Some(v), Some(var), Some((f, t))) = (id32(vendor), id32(variety), window(from, to)) else {
-            return Ok(Vec::new());
-        };
-        let mine = &ix.sales[ix.unlotted.range(v)];
-        let a = mine.partition_point(|s| (s.variety, s.at) < (var, f));
-        let b = mine.partition_point(|s| (s.variety, s.at) <= (var, t));
-        Ok(mine[a..b.max(a)].iter().map(|s| ix.sale(s)).collect())
+        Ok(self.index.unlotted_between(vendor, variety, from, to).iter().map(|s| self.index.sale(s)).collect())
     }
 
     fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
@@ -499,6 +528,18 @@ impl TraceData for Indexed<'_> {
         let (Some(v), Some(code)) = (id32(supplier), ix.strings.find(supplier_lot)) else { return Ok(Vec::new()) };
         let picks = ix.of(&ix.from_lot, &ix.from_lot_of, code);
         Ok(ix.picked(picks, |r| r.party, v, v))
+    }
+
+    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
+        let ix = self.index;
+        let (Some(v), Some(code)) = (id32(supplier), ix.strings.find(supplier_lot)) else { return Ok(Vec::new()) };
+        let picks = ix.between(ix.of(&ix.from_lot, &ix.from_lot_of, code), |r| r.party, v, v);
+        let down = |r: &Receipt| Downstream {
+            id: i64::from(r.id),
+            vendor_id: i64::from(r.vendor),
+            lot_code: ix.code(r.lot).map(String::from),
+        };
+        Ok(picks.iter().map(|&i| down(&ix.receipts[i as usize])).collect())
     }
 
     fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
@@ -526,7 +567,7 @@ impl TraceData for Indexed<'_> {
         self.store.movement(kind, id)
     }
 
-    fn party(&self, kind: Kind, id: i64) -> Result<Option<Party>> {
+    fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>> {
         Ok(self.index.parties.get(&(kind, id)).cloned())
     }
 
@@ -544,6 +585,29 @@ impl TraceData for Indexed<'_> {
 
     fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
         self.store.find(kind, key)
+    }
+
+    fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
+        let mut buf = String::new();
+        self.index.lot_receipts(vendor, lot_code).iter().try_for_each(|r| f(&self.index.lend_receipt(r, &mut buf)))
+    }
+
+    fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
+        let mut buf = String::new();
+        self.index.lot_sales(vendor, lot_code).iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf)))
+    }
+
+    fn each_unlotted_sale(
+        &self,
+        vendor: i64,
+        variety: i64,
+        from: i64,
+        to: i64,
+        f: &mut Visit<'_>,
+    ) -> Result<(), TraceError> {
+        let mut buf = String::new();
+        let sales = self.index.unlotted_between(vendor, variety, from, to);
+        sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf)))
     }
 }
 
@@ -565,7 +629,7 @@ struct Strings {
     arena: String,
     ends: Vec<u32>,
     table: HashTable<u32>,
-    hasher: RandomState,
+    hasher: hashbrown::DefaultHashBuilder,
 }
 
 fn slice<'a>(arena: &'a str, ends: &[u32], id: u32) -> &'a str {

@@ -20,18 +20,19 @@
 //! traces and set `truncated`.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
 
 use serde::Serialize;
 use shian_domain::unit::Unit;
 use shian_domain::{Kind, Lang, Value, time};
-use shian_store::{Movement, Store, StoreError};
+use shian_store::{Movement, MovementRef, Store, StoreError};
 
 pub mod data;
 pub mod index;
 
-pub use data::{Stored, TraceData};
+pub use data::{Downstream, Stored, TraceData, Visit};
 pub use index::{Indexed, TraceIndex};
 
 /// Errors of a trace.
@@ -125,7 +126,7 @@ impl Start {
     /// Recognises a reference: `SOURCE,EXT_ID` is a sale; otherwise the first of lot code,
     /// certificate, test and sample that exists.
     pub fn detect(store: &dyn Store, reference: &str) -> Result<Start, TraceError> {
-        Start::detect_in(&Stored(store), reference)
+        Start::detect_in(&Stored::new(store), reference)
     }
 
     /// [`Start::detect`] reading through `store` (the database or the trace index).
@@ -217,7 +218,8 @@ pub struct TraceTree {
 /// A lot at a vendor, or a party at the end of a path (producer, buyer, consumers).
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
-    pub party: PartyRef,
+    /// Shared by every node of the trace showing the same party.
+    pub party: Arc<PartyRef>,
     pub lot: Option<String>,
     /// The origin certificate (合格证编号) the goods came with.
     pub certificate: Option<String>,
@@ -250,6 +252,43 @@ pub struct PartyRef {
     pub school: bool,
     /// The region code of the vendor's market, the producer or the buyer.
     pub region: Option<String>,
+}
+
+impl PartyRef {
+    /// A vendor, producer or buyer found by id; its `kind` is `vendor`, `producer` or the buyer's
+    /// kind (`canteen`, …; `buyer` if none).
+    pub fn of(table: Kind, id: i64, p: shian_store::Party) -> PartyRef {
+        let kind = match table {
+            Kind::Vendor => "vendor",
+            Kind::Producer => "producer",
+            _ => p.detail.as_deref().unwrap_or("buyer"),
+        };
+        PartyRef {
+            kind: kind.to_string(),
+            id: Some(id),
+            code: Some(p.code),
+            name: Some(p.name),
+            school: matches!(p.canteen_kind.as_deref(), Some("school" | "kindergarten")),
+            detail: p.detail,
+            canteen_kind: p.canteen_kind,
+            region: p.region,
+        }
+    }
+
+    /// A party known only by what a record says of it (not found by id, or of no kind with a
+    /// table: consumers, others).
+    pub fn named(kind: &str, id: Option<i64>, name: Option<&str>) -> PartyRef {
+        PartyRef {
+            kind: kind.to_string(),
+            id,
+            code: None,
+            name: name.map(String::from),
+            detail: None,
+            canteen_kind: None,
+            school: false,
+            region: None,
+        }
+    }
 }
 
 /// A receipt or sale linking two nodes.
@@ -334,7 +373,7 @@ pub struct RegionTotal {
 
 /// Traces back from `start` to the origin certificates and producers.
 pub fn backward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
-    backward_in(&Stored(store), start, opts)
+    backward_in(&Stored::new(store), start, opts)
 }
 
 /// [`backward`] reading through `store` (the database or the trace index).
@@ -343,7 +382,7 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
     let roots = match start {
         Start::Sale { source, ext_id } => {
             let sale = w.find_sale(source, ext_id)?;
-            vec![w.back_sale(&sale)?]
+            vec![w.back_sale(&sale.borrowed())?]
         }
         Start::Producer { .. } | Start::VendorVariety { .. } => return Err(TraceError::BackwardFromRange),
         Start::Buyer { code, range } => {
@@ -351,7 +390,7 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
             let (from, to) = range.seconds();
             let mut roots = Vec::new();
             for sale in store.sales_to_buyer(buyer, from, to)? {
-                roots.push(w.back_sale(&sale)?);
+                roots.push(w.back_sale(&sale.borrowed())?);
             }
             roots
         }
@@ -369,7 +408,7 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
 
 /// Traces forward from `start` to every recipient, across vendor-to-vendor hops.
 pub fn forward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
-    forward_in(&Stored(store), start, opts)
+    forward_in(&Stored::new(store), start, opts)
 }
 
 /// [`forward`] reading through `store` (the database or the trace index).
@@ -387,33 +426,30 @@ pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> 
             let receipts = store.receipts_between(vendor, variety, from, to)?;
             let mut roots = Vec::new();
             for ((vendor, lot), receipts) in w.lots_of(receipts)? {
-                roots.push(w.forward_lot(vendor, lot.as_deref(), receipts, None, 0)?);
+                roots.push(w.forward_lot(vendor, lot.as_deref(), Some(receipts), None, 0)?);
             }
             roots
         }
         other => {
             let mut roots = Vec::new();
             for (vendor, lot) in w.start_lots(other)? {
-                let receipts = store.receipts_of_lot(vendor, &lot)?;
-                roots.push(w.forward_lot(vendor, Some(&lot), receipts, None, 0)?);
+                roots.push(w.forward_lot(vendor, Some(&lot), None, None, 0)?);
             }
             roots
         }
     };
     let mut tree = w.finish(Direction::Forward, start, roots);
-    tree.totals = totals(&tree.roots);
-    tree.regions = region_totals(&tree.roots);
+    recount(&mut tree);
     Ok(tree)
 }
 
-/// The state of one trace: the store, the bounds, what was expanded and a cache of parties.
+/// The state of one trace: the store, the bounds and what was expanded.
 struct Walk<'a> {
     store: &'a dyn TraceData,
     opts: TraceOptions,
     seen: HashSet<(i64, String)>,
     nodes: usize,
     truncated: bool,
-    parties: HashMap<(Kind, i64), Option<shian_store::Party>>,
 }
 
 /// Receipts per (vendor, lot code or none).
@@ -428,7 +464,7 @@ enum Enter {
 
 impl<'a> Walk<'a> {
     fn new(store: &'a dyn TraceData, opts: TraceOptions) -> Self {
-        Walk { store, opts, seen: HashSet::default(), nodes: 0, truncated: false, parties: HashMap::default() }
+        Walk { store, opts, seen: HashSet::default(), nodes: 0, truncated: false }
     }
 
     fn finish(self, direction: Direction, start: &Start, roots: Vec<Node>) -> TraceTree {
@@ -466,16 +502,16 @@ impl<'a> Walk<'a> {
     }
 
     /// Counts a node and says whether to expand the lot `key` at `depth`.
-    fn enter(&mut self, key: Option<(i64, String)>, depth: usize) -> Enter {
+    fn enter(&mut self, key: Option<(i64, &str)>, depth: usize) -> Enter {
         if self.nodes >= self.opts.max_nodes || depth > self.opts.max_depth {
             self.truncated = true;
             return Enter::Stop;
         }
         self.nodes += 1;
         match key {
-            Some(k) if self.seen.contains(&k) => Enter::SeenBefore,
-            Some(k) => {
-                self.seen.insert(k);
+            Some((vendor, lot)) if self.seen.contains(&SeenLot(vendor, lot)) => Enter::SeenBefore,
+            Some((vendor, lot)) => {
+                self.seen.insert((vendor, lot.to_string()));
                 Enter::Yes
             }
             None => Enter::Yes,
@@ -495,42 +531,32 @@ impl<'a> Walk<'a> {
         self.store.movement(Kind::Outbound, id)?.ok_or(TraceError::NotFound(reference))
     }
 
-    fn party(&mut self, kind: Kind, id: i64) -> Result<Option<shian_store::Party>, TraceError> {
-        if let Some(p) = self.parties.get(&(kind, id)) {
-            return Ok(p.clone());
-        }
-        let p = self.store.party(kind, id)?;
-        self.parties.insert((kind, id), p.clone());
-        Ok(p)
-    }
-
-    /// Who a party of `party_kind` (a supplier or buyer kind) with this id and name is.
-    fn party_ref(&mut self, party_kind: &str, id: Option<i64>, name: Option<&str>) -> Result<PartyRef, TraceError> {
+    /// Who a party of `party_kind` (a supplier or buyer kind) with this id and name is; a party
+    /// found by id is shared by every node showing it.
+    fn party_ref(
+        &mut self,
+        party_kind: &str,
+        id: Option<i64>,
+        name: Option<&str>,
+    ) -> Result<Arc<PartyRef>, TraceError> {
         let table = match party_kind {
             "vendor" => Some(Kind::Vendor),
             "producer" => Some(Kind::Producer),
             "supermarket" | "restaurant" | "canteen" | "processor" | "buyer" => Some(Kind::Buyer),
             _ => None,
         };
-        let found = match (table, id) {
-            (Some(k), Some(id)) => self.party(k, id)?,
-            _ => None,
-        };
-        let canteen_kind = found.as_ref().and_then(|p| p.canteen_kind.clone());
-        let school = matches!(canteen_kind.as_deref(), Some("school" | "kindergarten"));
-        Ok(PartyRef {
-            kind: party_kind.to_string(),
-            id,
-            code: found.as_ref().map(|p| p.code.clone()),
-            name: found.as_ref().map(|p| p.name.clone()).or_else(|| name.map(String::from)),
-            region: found.as_ref().and_then(|p| p.region.clone()),
-            detail: found.and_then(|p| p.detail),
-            canteen_kind,
-            school,
+        let unknown = || Arc::new(PartyRef::named(party_kind, id, name));
+        let (Some(table), Some(id)) = (table, id) else { return Ok(unknown()) };
+        Ok(match self.store.party(table, id)? {
+            Some(p) if p.kind == party_kind => p,
+            // A record naming the party as another kind than its own (a canteen bought as a
+            // restaurant): shown as the record says.
+            Some(p) => Arc::new(PartyRef { kind: party_kind.to_string(), ..(*p).clone() }),
+            None => unknown(),
         })
     }
 
-    fn node(&mut self, party: PartyRef, lot: Option<&str>, link: Option<Link>) -> Node {
+    fn node(&mut self, party: Arc<PartyRef>, lot: Option<&str>, link: Option<Link>) -> Node {
         Node {
             party,
             lot: lot.map(String::from),
@@ -549,32 +575,30 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// A link made from a receipt or sale.
-fn link(m: &Movement, record: &'static str, basis: Option<Basis>) -> Link {
-    let text = (m.source.clone(), m.ext_id.clone(), m.unit.clone(), m.quarantine_no.clone());
-    link_from(record, basis, text, m.quantity, m.at)
+/// A (vendor, lot code) looked up among the lots seen without copying the code: it hashes and
+/// compares as the stored `(i64, String)`.
+#[derive(Hash)]
+struct SeenLot<'a>(i64, &'a str);
+
+impl hashbrown::Equivalent<(i64, String)> for SeenLot<'_> {
+    fn equivalent(&self, key: &(i64, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
 }
 
-/// A link from a record's text (source, external id, unit, quarantine certificate; copied or
-/// moved out of the record) and its quantity and time.
-fn link_from(
-    record: &'static str,
-    basis: Option<Basis>,
-    (source, ext_id, unit, quarantine): (String, String, String, Option<String>),
-    quantity: f64,
-    at: i64,
-) -> Link {
+/// A link made from a receipt or sale.
+fn link(m: &MovementRef<'_>, record: &'static str, basis: Option<Basis>) -> Link {
     Link {
         record,
-        source,
-        ext_id,
-        quantity,
-        unit,
-        at,
-        time: ChinaTime(at),
+        source: m.source.into(),
+        ext_id: m.ext_id.into(),
+        quantity: m.quantity,
+        unit: m.unit.into(),
+        at: m.at,
+        time: ChinaTime(m.at),
         inferred: basis.is_some(),
         basis,
-        quarantine,
+        quarantine: m.quarantine_no.map(String::from),
     }
 }
 
@@ -590,9 +614,9 @@ fn fifo_basis(window_days: u32, rank: usize, of: usize) -> Basis {
 
 /// Backward: from a lot to the receipts that filled it, and on to their suppliers.
 impl Walk<'_> {
-    fn back_sale(&mut self, sale: &Movement) -> Result<Node, TraceError> {
+    fn back_sale(&mut self, sale: &MovementRef<'_>) -> Result<Node, TraceError> {
         let via = link(sale, "outbound", None);
-        if let Some(lot) = &sale.lot_code {
+        if let Some(lot) = sale.lot_code {
             return self.back_lot(sale.vendor_id, lot, Some(via), 0);
         }
         let mut root = self.vendor_node(sale.vendor_id, None, Some(via))?;
@@ -603,7 +627,7 @@ impl Walk<'_> {
     }
 
     /// The lots a lot-less movement of `seller`'s goods may have come from, oldest first.
-    fn back_candidates(&mut self, m: &Movement, seller: i64, depth: usize) -> Result<Vec<Node>, TraceError> {
+    fn back_candidates(&mut self, m: &MovementRef<'_>, seller: i64, depth: usize) -> Result<Vec<Node>, TraceError> {
         if self.opts.confirmed_only {
             return Ok(Vec::new());
         }
@@ -615,66 +639,54 @@ impl Walk<'_> {
             let via = link(m, record, Some(fifo_basis(self.opts.window_days, i + 1, candidates.len())));
             out.push(match &c.lot_code {
                 Some(lot) => self.back_lot(seller, lot, Some(via), depth)?,
-                None => self.back_group(seller, None, std::slice::from_ref(c), Some(via), depth)?,
+                None => self.back_group(seller, std::slice::from_ref(c), via, depth)?,
             });
         }
         Ok(out)
     }
 
     fn back_lot(&mut self, vendor: i64, lot: &str, via: Option<Link>, depth: usize) -> Result<Node, TraceError> {
-        match self.enter(Some((vendor, lot.to_string())), depth) {
+        let mut node = self.vendor_node(vendor, Some(lot), via)?;
+        match self.enter(Some((vendor, lot)), depth) {
             Enter::Yes => {}
             other => {
-                let mut node = self.vendor_node(vendor, Some(lot), via)?;
                 node.seen_before = matches!(other, Enter::SeenBefore);
                 return Ok(node);
             }
         }
-        let receipts = self.store.receipts_of_lot(vendor, lot)?;
-        let mut node = self.vendor_node(vendor, Some(lot), via)?;
-        node.children = self.back_receipts(&receipts, depth + 1)?;
+        let store = self.store;
+        store.each_receipt_of_lot(vendor, lot, &mut |r| self.back_receipt(r, depth + 1, &mut node.children))?;
         Ok(node)
     }
 
     /// A node for receipts that are not a lot (received without a lot code).
-    fn back_group(
-        &mut self,
-        vendor: i64,
-        lot: Option<&str>,
-        receipts: &[Movement],
-        via: Option<Link>,
-        depth: usize,
-    ) -> Result<Node, TraceError> {
-        let mut node = self.vendor_node(vendor, lot, via)?;
+    fn back_group(&mut self, vendor: i64, receipts: &[Movement], via: Link, depth: usize) -> Result<Node, TraceError> {
+        let mut node = self.vendor_node(vendor, None, Some(via))?;
         if let Enter::Yes = self.enter(None, depth) {
-            node.children = self.back_receipts(receipts, depth + 1)?;
+            for r in receipts {
+                self.back_receipt(&r.borrowed(), depth + 1, &mut node.children)?;
+            }
         }
         Ok(node)
     }
 
-    fn back_receipts(&mut self, receipts: &[Movement], depth: usize) -> Result<Vec<Node>, TraceError> {
-        let mut out = Vec::new();
-        for r in receipts {
-            out.extend(self.back_receipt(r, depth)?);
-        }
-        Ok(out)
-    }
-
-    /// Where one receipt came from: a producer (with its certificate), a vendor's lot (named or
-    /// inferred), or another party.
-    fn back_receipt(&mut self, r: &Movement, depth: usize) -> Result<Vec<Node>, TraceError> {
+    /// Where one receipt came from (added to `out`): a producer (with its certificate), a
+    /// vendor's lot (named or inferred), or another party.
+    fn back_receipt(&mut self, r: &MovementRef<'_>, depth: usize, out: &mut Vec<Node>) -> Result<(), TraceError> {
         let via = link(r, "inbound", None);
-        if let ("vendor", Some(seller)) = (r.party_kind.as_str(), r.party_id) {
-            if let Some(lot) = &r.supplier_lot {
-                return Ok(vec![self.back_lot(seller, lot, Some(via), depth)?]);
+        if let ("vendor", Some(seller)) = (r.party_kind, r.party_id) {
+            if let Some(lot) = r.supplier_lot {
+                out.push(self.back_lot(seller, lot, Some(via), depth)?);
+                return Ok(());
             }
             let inferred = self.back_candidates(r, seller, depth)?;
             if !inferred.is_empty() {
-                return Ok(inferred);
+                out.extend(inferred);
+                return Ok(());
             }
         }
         if let Enter::Stop = self.enter(None, depth) {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let cert = match r.certificate_id {
             Some(id) => self.store.certificate(id)?,
@@ -684,12 +696,36 @@ impl Walk<'_> {
         let kind = if r.party_kind == "producer" || (r.party_id.is_none() && cert.is_some()) {
             "producer"
         } else {
-            r.party_kind.as_str()
+            r.party_kind
         };
-        let party = self.party_ref(kind, producer, r.party_name.as_deref())?;
+        let party = self.party_ref(kind, producer, r.party_name)?;
         let mut node = self.node(party, None, Some(via));
         node.certificate = cert.map(|c| c.cert_no);
-        Ok(vec![node])
+        out.push(node);
+        Ok(())
+    }
+}
+
+/// Which sales a forward trace of a lot reads.
+enum Sales<'r> {
+    /// A vendor's sales naming the lot.
+    OfLot { vendor: i64, lot: &'r str },
+    /// A vendor's sales of a variety in `[from, to]` naming no lot, those `covered` by the lot.
+    Unnamed { vendor: i64, variety: i64, from: i64, to: i64, covered: &'r dyn Fn(i64) -> bool },
+}
+
+/// The consumer (and other anonymous) sales of one lot, folded as they are met into one node per
+/// kind and certainty, so a lot sold to a thousand shoppers shows one line (the first sale's,
+/// with the quantity of all in its unit, the earliest time and the number of sales).
+#[derive(Default)]
+struct Folded(Vec<Node>);
+
+impl Folded {
+    /// The folded nodes, by kind, confirmed before inferred.
+    fn into_nodes(mut self) -> Vec<Node> {
+        let key = |n: &Node| (n.party.kind.clone(), n.link.as_ref().is_some_and(|l| l.inferred));
+        self.0.sort_by_cached_key(key);
+        self.0
     }
 }
 
@@ -720,8 +756,8 @@ impl Walk<'_> {
     fn forward_from_origin(&mut self, mut root: Node, receipts: Vec<Movement>) -> Result<Node, TraceError> {
         self.enter(None, 0);
         for ((vendor, lot), receipts) in self.lots_of(receipts)? {
-            let via = receipts.first().map(|r| link(r, "inbound", None));
-            root.children.push(self.forward_lot(vendor, lot.as_deref(), receipts, via, 1)?);
+            let via = receipts.first().map(|r| link(&r.borrowed(), "inbound", None));
+            root.children.push(self.forward_lot(vendor, lot.as_deref(), Some(receipts), via, 1)?);
         }
         Ok(root)
     }
@@ -774,113 +810,162 @@ impl Walk<'_> {
             },
             _ => None,
         };
+        let sale = sale.borrowed();
         let via = link(&sale, "outbound", None);
         let child = match received {
-            Some(r) => self.forward_receipt(r, via, 1)?,
+            Some(r) => self.forward_receipt(Downstream::of(&r), via, 1)?,
             None => self.recipient(&sale, via, 1)?,
         };
         root.children.push(child);
         Ok(root)
     }
 
+    /// A vendor's lot (or, with no code, the `receipts` naming none) and everything sold from it;
+    /// `receipts` are the lot's receipts if the caller has read them.
     fn forward_lot(
         &mut self,
         vendor: i64,
         lot: Option<&str>,
-        receipts: Vec<Movement>,
+        receipts: Option<Vec<Movement>>,
         via: Option<Link>,
         depth: usize,
     ) -> Result<Node, TraceError> {
         let mut node = self.vendor_node(vendor, lot, via)?;
-        match self.enter(lot.map(|l| (vendor, l.to_string())), depth) {
+        match self.enter(lot.map(|l| (vendor, l)), depth) {
             Enter::Yes => {}
             other => {
                 node.seen_before = matches!(other, Enter::SeenBefore);
                 return Ok(node);
             }
         }
-        if let Some(code) = lot {
-            let sales = self.store.sales_of_lot(vendor, code)?;
-            let downstream = self.store.receipts_from_lot(vendor, code)?;
-            node.children = self.forward_sales(sales, downstream, None, depth + 1)?;
+        let mut folded = Folded::default();
+        if let Some(lot) = lot {
+            let downstream = self.store.downstream_of_lot(vendor, lot)?;
+            node.children =
+                self.forward_sales(Sales::OfLot { vendor, lot }, downstream, None, depth + 1, &mut folded)?;
         }
-        if !self.opts.confirmed_only && !receipts.is_empty() {
-            let inferred = self.forward_inferred(vendor, &receipts, depth + 1)?;
-            node.children.extend(inferred);
+        if !self.opts.confirmed_only {
+            let receipts = match (receipts, lot) {
+                (Some(receipts), _) => receipts,
+                (None, Some(lot)) => self.store.receipts_of_lot(vendor, lot)?,
+                (None, None) => Vec::new(),
+            };
+            if !receipts.is_empty() {
+                let inferred = self.forward_inferred(vendor, &receipts, depth + 1, &mut folded)?;
+                node.children.extend(inferred);
+            }
         }
-        aggregate_consumers(&mut node.children);
+        node.children.extend(folded.into_nodes());
         Ok(node)
     }
 
-    /// Sales and the buyers' receipts they became, paired per buyer vendor in time order;
-    /// `basis` marks them inferred.
+    /// Sales and the buyers' receipts they became, paired per buyer vendor in time order, with
+    /// anonymous sales folded into `folded`; `basis` marks them inferred.
     fn forward_sales(
         &mut self,
-        sales: Vec<Movement>,
-        downstream: Vec<Movement>,
+        sales: Sales<'_>,
+        downstream: Vec<Downstream>,
         basis: Option<&Basis>,
         depth: usize,
+        folded: &mut Folded,
     ) -> Result<Vec<Node>, TraceError> {
-        let mut at_buyer: BTreeMap<i64, VecDeque<Movement>> = BTreeMap::new();
+        let mut at_buyer: BTreeMap<i64, VecDeque<Downstream>> = BTreeMap::new();
         for r in downstream {
             at_buyer.entry(r.vendor_id).or_default().push_back(r);
         }
-        let mut out = Vec::with_capacity(sales.len());
-        for s in sales {
-            let received = match (s.party_kind.as_str(), s.party_id) {
+        let mut out = Vec::new();
+        let store = self.store;
+        let mut each = |s: &MovementRef<'_>| -> Result<(), TraceError> {
+            let received = match (s.party_kind, s.party_id) {
                 ("vendor", Some(b)) => at_buyer.get_mut(&b).and_then(|q| q.pop_front()),
                 _ => None,
             };
-            out.push(match received {
-                Some(r) => self.forward_receipt(r, link(&s, "outbound", basis.cloned()), depth)?,
-                None => self.recipient_of(s, basis.cloned(), depth)?,
-            });
+            match received {
+                Some(r) => out.push(self.forward_receipt(r, link(s, "outbound", basis.cloned()), depth)?),
+                None if s.party_id.is_none() && s.party_kind != "producer" => self.fold(s, basis, depth, folded)?,
+                None => out.push(self.recipient(s, link(s, "outbound", basis.cloned()), depth)?),
+            }
+            Ok(())
+        };
+        match sales {
+            Sales::OfLot { vendor, lot } => store.each_sale_of_lot(vendor, lot, &mut each)?,
+            Sales::Unnamed { vendor, variety, from, to, covered } => {
+                store.each_unlotted_sale(vendor, variety, from, to, &mut |s| {
+                    if covered(s.at) { each(s) } else { Ok(()) }
+                })?
+            }
         }
-        for r in at_buyer.into_values().flatten() {
-            let via = link(&r, "inbound", basis.cloned());
-            out.push(self.forward_receipt(r, via, depth)?);
+        for d in at_buyer.into_values().flatten() {
+            let via = link(&self.receipt(d.id)?.borrowed(), "inbound", basis.cloned());
+            out.push(self.forward_receipt(d, via, depth)?);
         }
         Ok(out)
     }
 
+    /// Folds an anonymous sale into its kind's node (the first such sale makes it).
+    fn fold(
+        &mut self,
+        s: &MovementRef<'_>,
+        basis: Option<&Basis>,
+        depth: usize,
+        folded: &mut Folded,
+    ) -> Result<(), TraceError> {
+        let inferred = basis.is_some();
+        let same =
+            |n: &&mut Node| n.party.kind == s.party_kind && n.link.as_ref().is_some_and(|l| l.inferred == inferred);
+        let Some(node) = folded.0.iter_mut().find(same) else {
+            let node = self.recipient(s, link(s, "outbound", basis.cloned()), depth)?;
+            folded.0.push(node);
+            return Ok(());
+        };
+        self.enter(None, depth);
+        node.records += 1;
+        if let Some(l) = node.link.as_mut() {
+            l.quantity += convert(s.quantity, s.unit, &l.unit).unwrap_or(0.0);
+            l.at = l.at.min(s.at);
+            l.time = ChinaTime(l.at);
+        }
+        Ok(())
+    }
+
     /// The lot a buyer vendor's receipt started.
-    fn forward_receipt(&mut self, r: Movement, via: Link, depth: usize) -> Result<Node, TraceError> {
-        match r.lot_code.clone() {
-            Some(code) => {
-                let receipts = self.store.receipts_of_lot(r.vendor_id, &code)?;
-                self.forward_lot(r.vendor_id, Some(&code), receipts, Some(via), depth)
+    fn forward_receipt(&mut self, r: Downstream, via: Link, depth: usize) -> Result<Node, TraceError> {
+        match &r.lot_code {
+            Some(lot) => self.forward_lot(r.vendor_id, Some(lot), None, Some(via), depth),
+            None => {
+                let receipt = self.receipt(r.id)?;
+                self.forward_lot(r.vendor_id, None, Some(vec![receipt]), Some(via), depth)
             }
-            None => self.forward_lot(r.vendor_id, None, vec![r.clone()], Some(via), depth),
         }
     }
 
-    /// A buyer that is not a vendor with a recorded receipt: a leaf.
-    fn recipient(&mut self, s: &Movement, via: Link, depth: usize) -> Result<Node, TraceError> {
-        self.enter(None, depth);
-        let party = self.party_ref(&s.party_kind, s.party_id, s.party_name.as_deref())?;
-        Ok(self.node(party, None, Some(via)))
+    /// A receipt by id (one a read of the trace named).
+    fn receipt(&self, id: i64) -> Result<Movement, TraceError> {
+        self.store.movement(Kind::Inbound, id)?.ok_or_else(|| TraceError::NotFound(format!("inbound #{id}")))
     }
 
-    /// [`Walk::recipient`] of a sale no longer needed: its text moves into the link.
-    fn recipient_of(&mut self, s: Movement, basis: Option<Basis>, depth: usize) -> Result<Node, TraceError> {
+    /// A buyer that is not a vendor with a recorded receipt: a leaf.
+    fn recipient(&mut self, s: &MovementRef<'_>, via: Link, depth: usize) -> Result<Node, TraceError> {
         self.enter(None, depth);
-        let party = self.party_ref(&s.party_kind, s.party_id, s.party_name.as_deref())?;
-        let text = (s.source, s.ext_id, s.unit, s.quarantine_no);
-        let via = link_from("outbound", basis, text, s.quantity, s.at);
+        let party = self.party_ref(s.party_kind, s.party_id, s.party_name)?;
         Ok(self.node(party, None, Some(via)))
     }
 
     /// Sales and vendor receipts naming no lot within the window after one of the lot's receipts.
-    fn forward_inferred(&mut self, vendor: i64, receipts: &[Movement], depth: usize) -> Result<Vec<Node>, TraceError> {
+    fn forward_inferred(
+        &mut self,
+        vendor: i64,
+        receipts: &[Movement],
+        depth: usize,
+        folded: &mut Folded,
+    ) -> Result<Vec<Node>, TraceError> {
         let w = self.opts.window();
         let from = receipts.iter().map(|r| r.at).min().unwrap_or_default();
         let to = receipts.iter().map(|r| r.at).max().unwrap_or_default() + w;
         let variety = receipts[0].variety_id;
         let covered = |t: i64| receipts.iter().any(|r| r.at <= t && t <= r.at + w);
-        let mut sales = self.store.unlotted_sales(vendor, variety, from, to)?;
-        sales.retain(|s| covered(s.at));
-        let mut downstream = self.store.unlotted_receipts_from(vendor, variety, from, to)?;
-        downstream.retain(|r| covered(r.at));
+        let downstream = self.store.unlotted_receipts_from(vendor, variety, from, to)?;
+        let downstream = downstream.iter().filter(|r| covered(r.at)).map(Downstream::of).collect();
         let basis = Basis {
             zh: format!("未注明批次；该批次进货后 {} 天内同品种销货，按先进先出推断", self.opts.window_days),
             en: format!(
@@ -888,38 +973,9 @@ impl Walk<'_> {
                 self.opts.window_days
             ),
         };
-        self.forward_sales(sales, downstream, Some(&basis), depth)
+        let sales = Sales::Unnamed { vendor, variety, from, to, covered: &covered };
+        self.forward_sales(sales, downstream, Some(&basis), depth, folded)
     }
-}
-
-/// Folds the consumer (and other anonymous) sales among `nodes` into one node per kind and
-/// certainty, so a lot sold to a thousand shoppers shows one line.
-fn aggregate_consumers(nodes: &mut Vec<Node>) {
-    let mut kept = Vec::with_capacity(nodes.len());
-    let mut folded: BTreeMap<(String, bool), Node> = BTreeMap::new();
-    for n in nodes.drain(..) {
-        let anonymous = n.party.id.is_none() && n.children.is_empty() && n.party.kind != "producer";
-        let Some(l) = n.link.as_ref().filter(|_| anonymous) else {
-            kept.push(n);
-            continue;
-        };
-        match folded.entry((n.party.kind.clone(), l.inferred)) {
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(n);
-            }
-            std::collections::btree_map::Entry::Occupied(mut e) => {
-                let agg = e.get_mut();
-                agg.records += 1;
-                if let (Some(a), Some(b)) = (agg.link.as_mut(), n.link.as_ref()) {
-                    a.quantity += convert(b.quantity, &b.unit, &a.unit).unwrap_or(0.0);
-                    a.at = a.at.min(b.at);
-                    a.time = ChinaTime(a.at);
-                }
-            }
-        }
-    }
-    kept.extend(folded.into_values());
-    *nodes = kept;
 }
 
 fn convert(qty: f64, from: &str, to: &str) -> Option<f64> {
@@ -930,20 +986,46 @@ fn kilograms(l: &Link) -> f64 {
     convert(l.quantity, &l.unit, "kg").unwrap_or(0.0)
 }
 
-/// Recipients per kind over every non-root node of a forward trace.
-pub fn totals(roots: &[Node]) -> Vec<Total> {
-    tally(roots, |n, _| &n.party.kind)
-}
-
-/// Recipients per region over every non-root node of a forward trace: the recipient's region, or
-/// for consumers and other anonymous buyers the region of the vendor who sold to them.
-pub fn region_totals(roots: &[Node]) -> Vec<RegionTotal> {
-    let by_region = tally(roots, |n, parent| match (&n.party.region, n.party.id) {
-        (Some(r), _) => r,
-        (None, None) => parent.and_then(|p| p.party.region.as_deref()).unwrap_or_default(),
-        (None, Some(_)) => "",
-    });
-    by_region
+/// Sets a forward trace's totals per kind of recipient and per region (over every non-root
+/// node), in one pass over the tree.
+pub fn recount(tree: &mut TraceTree) {
+    let mut kinds = Groups::default();
+    let mut regions = Groups::default();
+    // (per region, group, kind, id): the recipients with an id already counted in a group (once
+    // per kind of party).
+    let mut counted: HashSet<(bool, usize, &str, i64)> = HashSet::with_capacity(tree.nodes * 2);
+    let roots = &tree.roots;
+    let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
+    while let Some((n, parent)) = stack.pop() {
+        stack.extend(n.children.iter().map(|c| (c, n)));
+        let Some(l) = &n.link else { continue };
+        let kg = kilograms(l);
+        // The recipient's region, or for consumers and other anonymous buyers the region of the
+        // vendor who sold to them.
+        let region = match (&n.party.region, n.party.id) {
+            (Some(r), _) => r,
+            (None, None) => parent.party.region.as_deref().unwrap_or_default(),
+            (None, Some(_)) => "",
+        };
+        for (per_region, groups, key) in [(false, &mut kinds, n.party.kind.as_str()), (true, &mut regions, region)] {
+            let g = groups.of(key);
+            let t = &mut groups.list[g].1;
+            t.records += n.records;
+            t.quantity_kg += kg;
+            t.inferred_records += if l.inferred { n.records } else { 0 };
+            match n.party.id {
+                Some(id) if counted.insert((per_region, g, &n.party.kind, id)) => {
+                    t.recipients += 1;
+                    t.school_canteens += usize::from(n.party.school);
+                }
+                Some(_) => {}
+                None => t.recipients += n.records,
+            }
+        }
+    }
+    let (totals, regions) = (kinds.sorted(), regions.sorted());
+    tree.totals = totals;
+    tree.regions = regions
         .into_iter()
         .map(|t| RegionTotal {
             region: t.kind,
@@ -953,32 +1035,27 @@ pub fn region_totals(roots: &[Node]) -> Vec<RegionTotal> {
             inferred_records: t.inferred_records,
             school_canteens: t.school_canteens,
         })
-        .collect()
+        .collect();
 }
 
-/// Totals of every non-root node, grouped by `key(node, parent)` (kept in `Total::kind`); a
-/// recipient with an id counts once per kind of party within its group.
-fn tally<'a>(roots: &'a [Node], key: impl Fn(&'a Node, Option<&'a Node>) -> &'a str) -> Vec<Total> {
-    // Per group: its total and the (kind, id) recipients already counted.
-    type Group<'a> = (Total, HashSet<(&'a str, i64)>);
-    let mut groups: BTreeMap<&'a str, Group<'a>> = BTreeMap::new();
-    let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
-    while let Some((n, parent)) = stack.pop() {
-        stack.extend(n.children.iter().map(|c| (c, n)));
-        let Some(l) = &n.link else { continue };
-        let k = key(n, Some(parent));
-        let (t, ids) = groups.entry(k).or_default();
-        t.records += n.records;
-        t.quantity_kg += kilograms(l);
-        t.inferred_records += if l.inferred { n.records } else { 0 };
-        match n.party.id {
-            Some(id) if ids.insert((&n.party.kind, id)) => {
-                t.recipients += 1;
-                t.school_canteens += usize::from(n.party.school);
-            }
-            Some(_) => {}
-            None => t.recipients += n.records,
-        }
+/// Totals grouped by a key (kept in `Total::kind`).
+#[derive(Default)]
+struct Groups<'a> {
+    at: HashMap<&'a str, usize>,
+    list: Vec<(&'a str, Total)>,
+}
+
+impl<'a> Groups<'a> {
+    fn of(&mut self, key: &'a str) -> usize {
+        *self.at.entry(key).or_insert_with(|| {
+            self.list.push((key, Total::default()));
+            self.list.len() - 1
+        })
     }
-    groups.into_iter().map(|(k, (t, _))| Total { kind: k.to_string(), ..t }).collect()
+
+    /// The totals, by key.
+    fn sorted(mut self) -> Vec<Total> {
+        self.list.sort_unstable_by_key(|(k, _)| *k);
+        self.list.into_iter().map(|(k, t)| Total { kind: k.to_string(), ..t }).collect()
+    }
 }

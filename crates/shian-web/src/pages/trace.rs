@@ -321,9 +321,13 @@ fn run_trace(store: &dyn Store, state: &AppState, user: &Principal, r: &TraceReq
         (Some(ix), None) => state.trace.stale(ix, &state.db),
         (None, None) => state.trace.build(&state.db),
     }
+    let stored;
     let data: &dyn trace::TraceData = match &indexed {
         Some(ix) => ix,
-        None => &trace::Stored(store),
+        None => {
+            stored = trace::Stored::new(store);
+            &stored
+        }
     };
     let mut tree =
         if r.back { trace::backward_in(data, &start, &r.opts) } else { trace::forward_in(data, &start, &r.opts) }
@@ -332,8 +336,7 @@ fn run_trace(store: &dyn Store, state: &AppState, user: &Principal, r: &TraceReq
         let before = tree.roots.len();
         tree.roots.retain(|n| n.party.kind == "vendor" && n.party.id.is_some_and(|id| holders.contains(&id)));
         if tree.roots.len() != before && tree.direction == Direction::Forward {
-            tree.totals = trace::totals(&tree.roots);
-            tree.regions = trace::region_totals(&tree.roots);
+            trace::recount(&mut tree);
         }
     }
     Ok(tree)
