@@ -46,10 +46,13 @@ pub enum Bench {
         /// Seed of the random starts.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Run only the series whose name contains this (`index`, `database`, `baseline`), e.g.
-        /// under a profiler.
+        /// Run only the series whose name contains one of these `|`-separated parts (`index`,
+        /// `database`, `baseline`, `confirmed`, …), e.g. `baseline|index, confirmed` under a profiler.
         #[arg(long)]
         only: Option<String>,
+        /// Also print the starts of the N slowest calls of each series (to look into the tail).
+        #[arg(long, default_value_t = 0)]
+        slowest: usize,
     },
     /// The province's rapid tests and samples imported from CSV with the supervision work running
     /// as in the server: total time, commit-to-notification delay (p50/p99), peak memory.
@@ -105,7 +108,7 @@ pub fn run(b: Bench) -> Result<ExitCode> {
     match b {
         Bench::Generate { scale, dir } => generate(&scale, &dir),
         Bench::Import { rows, dir } => import(rows, &dir),
-        Bench::Trace { starts, db, seed, only } => trace::run(starts, &db, seed, only.as_deref()),
+        Bench::Trace { starts, db, seed, only, slowest } => trace::run(starts, &db, seed, only.as_deref(), slowest),
         Bench::Web { db, seconds, connections } => web::run(&db, seconds, connections),
         Bench::Public { db, seconds, rate, connections, overload_connections, vendors, cold, cold_rate } => {
             public::run(&public::Options {

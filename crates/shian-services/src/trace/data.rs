@@ -99,8 +99,11 @@ impl Downstream {
 /// Every read from the database (for one trace: parties read once are kept).
 pub struct Stored<'a> {
     store: &'a dyn Store,
-    parties: RefCell<HashMap<(Kind, i64), Option<Arc<PartyRef>>>>,
+    parties: RefCell<Parties>,
 }
+
+/// Parties by table and id (`None`: not found).
+type Parties = HashMap<(Kind, i64), Option<Arc<PartyRef>>>;
 
 impl<'a> Stored<'a> {
     pub fn new(store: &'a dyn Store) -> Stored<'a> {

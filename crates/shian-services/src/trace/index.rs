@@ -18,6 +18,7 @@
 //! with new records: after any write to the order records, parties or certificates, callers trace
 //! through the database until the index is rebuilt.
 
+use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -37,6 +38,12 @@ const NONE: u32 = u32::MAX;
 const SIDE: u32 = 1 << 31;
 /// An external id kept whole in the side table.
 const EXT_SIDE: u64 = 0xFFFF;
+/// Flags in a record's `kind`, beside the tag: the record has a party name (in `*_names`), a
+/// receipt has a quarantine number (in `quarantine`) — so a trace looks them up only then.
+const NAMED: u16 = 1 << 15;
+const QUARANTINED: u16 = 1 << 14;
+/// The tag bits of a record's `kind`; tags are fewer than this.
+const TAG: u16 = QUARANTINED - 1;
 
 /// Every receipt and sale of a database, in memory, for traces. See the module documentation.
 pub struct TraceIndex {
@@ -85,6 +92,7 @@ struct Record {
     party: u32,
     qty: u32,
     unit: u16,
+    /// The party kind's tag, with the flags [`NAMED`] and [`QUARANTINED`].
     kind: u16,
 }
 
@@ -151,25 +159,28 @@ impl TraceIndex {
         ix.receipts.reserve(usize::try_from(store.count(Kind::Inbound)?).unwrap_or(0));
         store.scan_movements(Kind::Inbound, &mut |m| {
             let record = ix.record(m)?;
-            let r = Receipt {
+            let mut r = Receipt {
                 record,
                 supplier_lot: ix.strings.intern_opt(m.supplier_lot)?,
                 certificate: optional(m.certificate_id, "certificate id")?,
             };
             if let Some(name) = m.party_name {
                 ix.receipt_names.insert(r.id, ix.strings.intern(name)?);
+                r.record.kind |= NAMED;
             }
             if let Some(q) = m.quarantine_no {
                 ix.quarantine.insert(r.id, ix.strings.intern(q)?);
+                r.record.kind |= QUARANTINED;
             }
             ix.receipts.push(r);
             Ok(())
         })?;
         ix.sales.reserve(usize::try_from(store.count(Kind::Outbound)?).unwrap_or(0));
         store.scan_movements(Kind::Outbound, &mut |m: &MovementRef<'_>| {
-            let s = ix.record(m)?;
+            let mut s = ix.record(m)?;
             if let Some(name) = m.party_name {
                 ix.sale_names.insert(s.id, ix.strings.intern(name)?);
+                s.kind |= NAMED;
             }
             ix.sales.push(s);
             Ok(())
@@ -227,7 +238,7 @@ impl TraceIndex {
             (r.vendor, r.variety, r.at, r.id)
         });
         self.by_variety_of = Directory::new(self.by_variety.iter().map(|&i| rs[i as usize].vendor));
-        let from_vendor = |r: &Receipt| r.kind == self.vendor_tag && r.party != NONE;
+        let from_vendor = |r: &Receipt| r.kind & TAG == self.vendor_tag && r.party != NONE;
         self.from_lot =
             all.clone().filter(|&i| from_vendor(&rs[i as usize]) && rs[i as usize].supplier_lot != 0).collect();
         self.from_lot.sort_unstable_by_key(|&i| {
@@ -249,7 +260,11 @@ impl TraceIndex {
     /// A reader over this index and `store`, if the store still stands where the index was built;
     /// `None` if anything traced changed since (trace through the database, and rebuild).
     pub fn on<'a>(&'a self, store: &'a dyn Store) -> Result<Option<Indexed<'a>>> {
-        Ok((store.movements_version()? == self.version).then_some(Indexed { index: self, store }))
+        Ok((store.movements_version()? == self.version).then(|| Indexed {
+            index: self,
+            store,
+            last_code: RefCell::default(),
+        }))
     }
 
     /// What the index holds.
@@ -349,9 +364,9 @@ impl TraceIndex {
             quantity: self.quantity_of(r.qty),
             unit: self.tags.get(r.unit),
             at: i64::from(r.at),
-            party_kind: self.tags.get(r.kind),
+            party_kind: self.tags.get(r.kind & TAG),
             party_id: (r.party != NONE).then_some(i64::from(r.party)),
-            party_name: names.get(&r.id).map(|&s| self.strings.get(s)),
+            party_name: (r.kind & NAMED != 0).then(|| names.get(&r.id).map(|&s| self.strings.get(s))).flatten(),
             supplier_lot: None,
             certificate_id: None,
             quarantine_no: None,
@@ -362,7 +377,9 @@ impl TraceIndex {
         MovementRef {
             supplier_lot: self.code(r.supplier_lot),
             certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
-            quarantine_no: self.quarantine.get(&r.id).map(|&s| self.strings.get(s)),
+            quarantine_no: (r.kind & QUARANTINED != 0)
+                .then(|| self.quarantine.get(&r.id).map(|&s| self.strings.get(s)))
+                .flatten(),
             ..self.lend(r, &self.receipt_names, buf)
         }
     }
@@ -377,20 +394,6 @@ impl TraceIndex {
 
     fn sale(&self, s: &Sale) -> Movement {
         self.lend_sale(s, &mut String::new()).to_movement()
-    }
-
-    /// A vendor's receipts of a lot code (empty if either is unknown).
-    fn lot_receipts(&self, vendor: i64, lot_code: &str) -> &[Receipt] {
-        let (Some(v), Some(code)) = (id32(vendor), self.strings.find(lot_code)) else { return &[] };
-        let lot = self.of(&self.receipts, &self.receipts_of, code);
-        &lot[lot.partition_point(|r| r.vendor < v)..lot.partition_point(|r| r.vendor <= v)]
-    }
-
-    /// A vendor's sales naming a lot code (empty if either is unknown).
-    fn lot_sales(&self, vendor: i64, lot_code: &str) -> &[Sale] {
-        let (Some(v), Some(code)) = (id32(vendor), self.strings.find(lot_code)) else { return &[] };
-        let lot = self.of(&self.sales, &self.sales_of, code);
-        &lot[lot.partition_point(|s| s.vendor < v)..lot.partition_point(|s| s.vendor <= v)]
     }
 
     /// A vendor's sales of a variety in `[from, to]` naming no lot.
@@ -477,6 +480,38 @@ fn offsets(sorted_keys: impl Iterator<Item = u32>, max: usize) -> Vec<u32> {
 pub struct Indexed<'a> {
     index: &'a TraceIndex,
     store: &'a dyn Store,
+    /// The last lot code looked up and its id: a trace asks for a lot's sales, receipts and
+    /// downstream receipts in turn.
+    last_code: RefCell<(String, Option<u32>)>,
+}
+
+impl<'a> Indexed<'a> {
+    /// The id of a lot code (or name) in the index.
+    fn code(&self, lot_code: &str) -> Option<u32> {
+        let mut last = self.last_code.borrow_mut();
+        if last.0 != lot_code || last.0.is_empty() {
+            last.0.clear();
+            last.0.push_str(lot_code);
+            last.1 = self.index.strings.find(lot_code);
+        }
+        last.1
+    }
+
+    /// A vendor's receipts of a lot code (empty if either is unknown).
+    fn lot_receipts(&self, vendor: i64, lot_code: &str) -> &'a [Receipt] {
+        let ix = self.index;
+        let (Some(v), Some(code)) = (id32(vendor), self.code(lot_code)) else { return &[] };
+        let lot = ix.of(&ix.receipts, &ix.receipts_of, code);
+        &lot[lot.partition_point(|r| r.vendor < v)..lot.partition_point(|r| r.vendor <= v)]
+    }
+
+    /// A vendor's sales naming a lot code (empty if either is unknown).
+    fn lot_sales(&self, vendor: i64, lot_code: &str) -> &'a [Sale] {
+        let ix = self.index;
+        let (Some(v), Some(code)) = (id32(vendor), self.code(lot_code)) else { return &[] };
+        let lot = ix.of(&ix.sales, &ix.sales_of, code);
+        &lot[lot.partition_point(|s| s.vendor < v)..lot.partition_point(|s| s.vendor <= v)]
+    }
 }
 
 /// Ids and times as the compact rows hold them; `None` when they cannot be in the index.
@@ -493,7 +528,7 @@ fn window(from: i64, to: i64) -> Option<(u32, u32)> {
 impl TraceData for Indexed<'_> {
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
         let ix = self.index;
-        let Some(code) = ix.strings.find(lot_code) else { return Ok(Vec::new()) };
+        let Some(code) = self.code(lot_code) else { return Ok(Vec::new()) };
         let receipts = ix.of(&ix.receipts, &ix.receipts_of, code).iter().map(|r| r.vendor);
         let sales = ix.of(&ix.sales, &ix.sales_of, code).iter().map(|s| s.vendor);
         let mut vendors: Vec<i64> = receipts.chain(sales).map(i64::from).collect();
@@ -503,11 +538,11 @@ impl TraceData for Indexed<'_> {
     }
 
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        Ok(self.index.lot_receipts(vendor, lot_code).iter().map(|r| self.index.receipt(r)).collect())
+        Ok(self.lot_receipts(vendor, lot_code).iter().map(|r| self.index.receipt(r)).collect())
     }
 
     fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        Ok(self.index.lot_sales(vendor, lot_code).iter().map(|s| self.index.sale(s)).collect())
+        Ok(self.lot_sales(vendor, lot_code).iter().map(|s| self.index.sale(s)).collect())
     }
 
     fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
@@ -525,14 +560,14 @@ impl TraceData for Indexed<'_> {
 
     fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
         let ix = self.index;
-        let (Some(v), Some(code)) = (id32(supplier), ix.strings.find(supplier_lot)) else { return Ok(Vec::new()) };
+        let (Some(v), Some(code)) = (id32(supplier), self.code(supplier_lot)) else { return Ok(Vec::new()) };
         let picks = ix.of(&ix.from_lot, &ix.from_lot_of, code);
         Ok(ix.picked(picks, |r| r.party, v, v))
     }
 
     fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
         let ix = self.index;
-        let (Some(v), Some(code)) = (id32(supplier), ix.strings.find(supplier_lot)) else { return Ok(Vec::new()) };
+        let (Some(v), Some(code)) = (id32(supplier), self.code(supplier_lot)) else { return Ok(Vec::new()) };
         let picks = ix.between(ix.of(&ix.from_lot, &ix.from_lot_of, code), |r| r.party, v, v);
         let down = |r: &Receipt| Downstream {
             id: i64::from(r.id),
@@ -589,12 +624,12 @@ impl TraceData for Indexed<'_> {
 
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let mut buf = String::new();
-        self.index.lot_receipts(vendor, lot_code).iter().try_for_each(|r| f(&self.index.lend_receipt(r, &mut buf)))
+        self.lot_receipts(vendor, lot_code).iter().try_for_each(|r| f(&self.index.lend_receipt(r, &mut buf)))
     }
 
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let mut buf = String::new();
-        self.index.lot_sales(vendor, lot_code).iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf)))
+        self.lot_sales(vendor, lot_code).iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf)))
     }
 
     fn each_unlotted_sale(
@@ -690,8 +725,9 @@ impl Tags {
         if let Some(&id) = self.ids.get(s) {
             return Ok(id);
         }
-        let id = u16::try_from(self.list.len())
-            .map_err(|_| StoreError::Invalid("trace index: more than 65,536 sources, units and party kinds".into()))?;
+        let id = u16::try_from(self.list.len()).ok().filter(|&id| id <= TAG).ok_or_else(|| {
+            StoreError::Invalid("trace index: more than 16,384 sources, units, party kinds and id prefixes".into())
+        })?;
         self.list.push(s.into());
         self.ids.insert(s.into(), id);
         Ok(id)

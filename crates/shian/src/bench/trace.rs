@@ -18,8 +18,11 @@
 //! traces, and through the database (`Store`) as a one-off `shian trace` does. Every index tree
 //! is compared with the database's tree for the same start and options, node for node.
 //!
-//! **Fairness.** For each start the measured calls run in a shuffled order, so neither side is
-//! systematically the one that warms the operating system's cache for the other. The comparison
+//! **Fairness.** Every series first runs once from every start untimed (a warm-up: the database's
+//! pages come into SQLite's and the operating system's caches, as on a running server; this helps
+//! the SQL series, not the index). Then for each start the measured calls run in a shuffled
+//! order, so neither side is systematically the one that warms the processor's caches for the
+//! other. The comparison
 //! uses confirmed links only on both sides (`confirmed_only = true`); Shian's default run (with
 //! FIFO-inferred links) is measured too and shown without a baseline (plain recursive SQL has no
 //! equivalent of the inference).
@@ -100,7 +103,7 @@ const SERIES: [&str; 10] = [
     "forward   shian database, default",
 ];
 
-pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>) -> Result<()> {
+pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usize) -> Result<()> {
     let path = db.strip_prefix("sqlite://").unwrap_or(db);
     if !std::path::Path::new(path).exists() {
         bail!("database {path} does not exist (make it with `shian bench generate --scale province`)");
@@ -138,37 +141,51 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>) -> Result<()>
     let default = TraceOptions::default();
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
     let mut answers: Vec<Vec<Answer>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
-    let mut order: Vec<usize> = (0..SERIES.len()).filter(|&s| only.is_none_or(|o| SERIES[s].contains(o))).collect();
+    let mut order: Vec<usize> =
+        (0..SERIES.len()).filter(|&s| only.is_none_or(|o| o.split('|').any(|part| SERIES[s].contains(part)))).collect();
     let mut shuffle = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     let (mut same_trees, mut stale) = (0, 0);
-    let progress = indicatif::ProgressBar::new(lots.len() as u64);
-    for lot in &lots {
+    // One call of series `s` from `lot`: Shian's tree (none for the baseline) and what it found.
+    let call = |s: usize, lot: &str, start: &Start, stale: &mut usize| -> Result<(Option<TraceTree>, Answer)> {
+        let backward = s < 5;
+        let opts = if matches!(s % 5, 1 | 3) { &confirmed } else { &default };
+        let tree = match s % 5 {
+            0 => None,
+            1 | 2 => match index.on(store.as_ref())? {
+                Some(ix) if backward => Some(trace::backward_in(&ix, start, opts)?),
+                Some(ix) => Some(trace::forward_in(&ix, start, opts)?),
+                None => {
+                    *stale += 1;
+                    None
+                }
+            },
+            _ if backward => Some(trace::backward(store.as_ref(), start, opts)?),
+            _ => Some(trace::forward(store.as_ref(), start, opts)?),
+        };
+        let answer = match (&tree, s) {
+            (Some(t), _) => shian_answer(t, backward),
+            (None, 0) => baseline_backward(&baseline, lot)?,
+            (None, 5) => baseline_forward(&baseline, lot)?,
+            (None, _) => Answer::default(),
+        };
+        Ok((tree, answer))
+    };
+    // Warm-up: every series once from every start, untimed, so that the database's pages are in
+    // SQLite's and the operating system's caches, as on a running server.
+    let progress = indicatif::ProgressBar::new(2 * lots.len() as u64);
+    let starts: Vec<Start> = lots.iter().map(|l| Start::Lot(l.clone())).collect();
+    for (lot, start) in lots.iter().zip(&starts) {
+        for &s in &order {
+            call(s, lot, start, &mut stale)?;
+        }
+        progress.inc(1);
+    }
+    for (lot, start) in lots.iter().zip(&starts) {
         order.shuffle(&mut shuffle);
-        let start = Start::Lot(lot.clone());
         let mut trees: [Option<TraceTree>; SERIES.len()] = Default::default();
         for &s in &order {
-            let backward = s < 5;
-            let opts = if matches!(s % 5, 1 | 3) { &confirmed } else { &default };
             let started = Instant::now();
-            let tree = match s % 5 {
-                0 => None,
-                1 | 2 => match index.on(store.as_ref())? {
-                    Some(ix) if backward => Some(trace::backward_in(&ix, &start, opts)?),
-                    Some(ix) => Some(trace::forward_in(&ix, &start, opts)?),
-                    None => {
-                        stale += 1;
-                        None
-                    }
-                },
-                _ if backward => Some(trace::backward(store.as_ref(), &start, opts)?),
-                _ => Some(trace::forward(store.as_ref(), &start, opts)?),
-            };
-            let answer = match (&tree, s) {
-                (Some(t), _) => shian_answer(t, backward),
-                (None, 0) => baseline_backward(&baseline, lot)?,
-                (None, 5) => baseline_forward(&baseline, lot)?,
-                (None, _) => Answer::default(),
-            };
+            let (tree, answer) = call(s, lot, start, &mut stale)?;
             times[s].push(started.elapsed());
             answers[s].push(answer);
             trees[s] = tree;
@@ -210,6 +227,21 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>) -> Result<()>
         );
     }
     println!("(mean size: nodes of Shian's tree, rows of the baseline's answer)");
+    let mut series: Vec<usize> = order.clone();
+    series.sort_unstable();
+    for &s in series.iter().filter(|_| slowest > 0) {
+        let mut by_time: Vec<usize> = (0..times[s].len()).collect();
+        by_time.sort_unstable_by_key(|&i| std::cmp::Reverse(times[s][i]));
+        let slow = by_time
+            .iter()
+            .take(slowest)
+            .map(|&i| format!("{} {:.3} ms ({} nodes)", lots[i], times[s][i].as_secs_f64() * 1e3, answers[s][i].size));
+        println!(
+            "slowest, {}: {}",
+            SERIES[s].split_whitespace().collect::<Vec<_>>().join(" "),
+            slow.collect::<Vec<_>>().join("; ")
+        );
+    }
     println!(
         "ratio baseline p99 / shian p99 (confirmed links): index backward {:.1}, forward {:.1}; \
          database backward {:.2}, forward {:.2}",
