@@ -296,6 +296,8 @@ impl PartyRef {
 pub struct Link {
     /// `inbound` or `outbound`.
     pub record: &'static str,
+    /// The receipt's or sale's id (its record page: `/record/{record}/{id}`).
+    pub id: i64,
     pub source: String,
     pub ext_id: String,
     pub quantity: f64,
@@ -590,6 +592,7 @@ impl hashbrown::Equivalent<(i64, String)> for SeenLot<'_> {
 fn link(m: &MovementRef<'_>, record: &'static str, basis: Option<Basis>) -> Link {
     Link {
         record,
+        id: m.id,
         source: m.source.into(),
         ext_id: m.ext_id.into(),
         quantity: m.quantity,

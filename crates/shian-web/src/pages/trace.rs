@@ -15,7 +15,7 @@
 //! only where the reader's role may see that kind. The agriculture liaison starts from certificates
 //! only.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
@@ -26,7 +26,7 @@ use serde_json::json;
 use shian_domain::access::Scope;
 use shian_domain::{Kind, Lang, Value};
 use shian_services::accounts::{self, Principal};
-use shian_services::trace::{self, DateRange, Direction, Node, Start, TraceError, TraceOptions, TraceTree};
+use shian_services::trace::{self, DateRange, Direction, Start, TraceError, TraceOptions, TraceTree};
 use shian_services::trace_export::{self, TraceExportError};
 use shian_store::Store;
 use shian_store::query::{ListQuery, Listed};
@@ -41,8 +41,6 @@ use view::{Graph, TotalView, TreeLine, Viewer};
 
 /// The longest window of inference a reader may ask for, in days.
 const MAX_WINDOW_DAYS: u32 = 30;
-/// Links whose sale or receipt is looked up to link to its record page.
-const MAX_DOC_LINKS: usize = 3_000;
 
 /// The query string of `/trace` and `/trace/export`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -342,30 +340,6 @@ fn run_trace(store: &dyn Store, state: &AppState, user: &Principal, r: &TraceReq
     Ok(tree)
 }
 
-/// Ids of the sales and receipts linking the nodes, for links to their records.
-type DocIds = HashMap<(&'static str, String, String), i64>;
-
-fn doc_ids(store: &dyn Store, tree: &TraceTree) -> Result<DocIds, AppError> {
-    let mut ids = DocIds::new();
-    let mut stack: Vec<&Node> = tree.roots.iter().collect();
-    while let Some(n) = stack.pop() {
-        if ids.len() >= MAX_DOC_LINKS {
-            break;
-        }
-        stack.extend(n.children.iter());
-        let Some(l) = &n.link else { continue };
-        let kind = if l.record == "inbound" { Kind::Inbound } else { Kind::Outbound };
-        let key = (l.record, l.source.clone(), l.ext_id.clone());
-        if ids.contains_key(&key) {
-            continue;
-        }
-        if let Some(id) = store.find(kind, &[Value::Text(l.source.clone()), Value::Text(l.ext_id.clone())])? {
-            ids.insert(key, id);
-        }
-    }
-    Ok(ids)
-}
-
 #[derive(Template)]
 #[template(path = "trace.html")]
 struct TracePage {
@@ -430,7 +404,7 @@ impl TracePage {
 /// What the blocking part of the page found.
 enum Found {
     Examples(Vec<(String, String)>),
-    Tree(Box<TraceTree>, DocIds),
+    Tree(Box<TraceTree>),
 }
 
 /// `/trace`
@@ -449,14 +423,12 @@ pub async fn page(
             if req.q.is_empty() {
                 return Ok(Found::Examples(examples(store, &who, lang)?));
             }
-            let tree = run_trace(store, &st, &who, &req)?;
-            let docs = doc_ids(store, &tree)?;
-            Ok(Found::Tree(Box::new(tree), docs))
+            Ok(Found::Tree(Box::new(run_trace(store, &st, &who, &req)?)))
         })
         .await;
     match found {
         Ok(Found::Examples(examples)) => page.examples = examples,
-        Ok(Found::Tree(tree, docs)) => page.result = Some(result_view(&tree, &docs, &user, &r, lang)),
+        Ok(Found::Tree(tree)) => page.result = Some(result_view(&tree, &user, &r, lang)),
         Err(e) if e.status.is_client_error() => {
             page.error = Some(e.msg.get(lang).to_string());
             let mut response = render(&page)?;
@@ -468,8 +440,8 @@ pub async fn page(
     render(&page)
 }
 
-fn result_view(tree: &TraceTree, docs: &DocIds, user: &Principal, r: &TraceRequest, lang: Lang) -> ResultView {
-    let viewer = Viewer { user, lang, docs, pivot: r.options() };
+fn result_view(tree: &TraceTree, user: &Principal, r: &TraceRequest, lang: Lang) -> ResultView {
+    let viewer = Viewer { user, lang, pivot: r.options() };
     let (kinds, regions) = view::totals(tree, lang);
     let graph = Graph::build(&viewer, tree);
     let query = r.query();

@@ -112,6 +112,32 @@ fn vendors_named(store: &dyn Store, prefix: &str) -> usize {
 // ---------------------------------------------------------------- trace
 
 #[tokio::test]
+async fn every_hop_links_to_the_page_of_its_own_sale_or_receipt() {
+    let app = TestApp::new();
+    let (lot, _) = lot_in_market(app.store().as_ref(), app.fixture.market_a.id);
+    let mut links = Vec::new();
+    for dir in ["back", "forward"] {
+        let resp = app.get(&format!("/trace?q={}&dir={dir}", urlencode(&lot)), Role::ProvinceRegulator).await;
+        resp.status(200);
+        // `<a href="/record/inbound/12">SIM/IN000000012</a>`: the record page and the record's key.
+        for part in resp.text().split("<a href=\"/record/").skip(1) {
+            let (href, rest) = part.split_once("\">").expect("a link");
+            let doc = rest.split("</a>").next().expect("link text").to_string();
+            if href.starts_with("inbound/") || href.starts_with("outbound/") {
+                links.push((format!("/record/{href}"), doc));
+            }
+        }
+    }
+    assert!(links.iter().any(|(h, _)| h.contains("/inbound/")), "receipts are linked: {links:?}");
+    for (href, doc) in links.iter().take(12) {
+        let page = app.get(href, Role::ProvinceRegulator).await;
+        page.status(200);
+        let ext_id = doc.rsplit('/').next().expect("SOURCE/EXT_ID");
+        assert!(page.text().contains(ext_id), "{href} is the page of {doc}");
+    }
+}
+
+#[tokio::test]
 async fn a_trace_from_a_lot_in_scope_shows_its_hops_and_the_chart_data() {
     let app = TestApp::new();
     let (lot, vendor) = lot_in_market(app.store().as_ref(), app.fixture.market_a.id);

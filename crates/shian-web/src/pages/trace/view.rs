@@ -10,7 +10,6 @@ use shian_services::accounts::{Principal, region_label};
 use shian_services::trace::{Direction, Link, Node, TraceTree};
 use shian_services::trace_export::{kind_label, unit_label};
 
-use super::DocIds;
 use crate::auth::urlencode;
 
 /// Nodes drawn in the chart; a larger trace is drawn in part (the tree and exports stay whole).
@@ -61,7 +60,6 @@ pub(super) struct TreeLine {
 pub(super) struct Viewer<'a> {
     pub(super) user: &'a Principal,
     pub(super) lang: Lang,
-    pub(super) docs: &'a DocIds,
     /// The query string of the request without `q` and `start`, for pivots to a lot.
     pub(super) pivot: String,
 }
@@ -140,7 +138,6 @@ impl Viewer<'_> {
             (_, Lang::Zh) => "销货",
             (_, Lang::En) => "sold",
         };
-        let id = self.docs.get(&(l.record, l.source.clone(), l.ext_id.clone()));
         let kind = if l.record == "inbound" { Kind::Inbound } else { Kind::Outbound };
         LinkView {
             what,
@@ -148,7 +145,7 @@ impl Viewer<'_> {
             unit: unit_label(&l.unit, self.lang),
             time: l.time.to_string(),
             doc: format!("{}/{}", l.source, l.ext_id),
-            doc_href: id.filter(|_| self.user.may_see(kind)).map(|id| format!("/record/{}/{id}", l.record)),
+            doc_href: self.user.may_see(kind).then(|| format!("/record/{}/{}", l.record, l.id)),
             inferred: l.inferred,
             basis: l.basis.as_ref().map(|b| b.get(self.lang).to_string()).unwrap_or_default(),
             quarantine: l.quarantine.clone(),
