@@ -132,15 +132,19 @@ fn recall_walk(parent: &Node, depth: usize, lang: Lang, out: &mut Vec<RecallRow>
             let p = &n.party;
             out.push(RecallRow {
                 kind: kind_label(&p.kind, p.canteen_kind.as_deref(), lang).to_string(),
-                code: p.code.clone().unwrap_or_default(),
-                name: p.name.clone().unwrap_or_default(),
-                market: if p.kind == "vendor" { p.detail.clone().unwrap_or_default() } else { String::new() },
+                code: p.code.as_deref().unwrap_or_default().to_string(),
+                name: p.name.as_deref().unwrap_or_default().to_string(),
+                market: if p.kind == "vendor" {
+                    p.detail.as_deref().unwrap_or_default().to_string()
+                } else {
+                    String::new()
+                },
                 region: region_label(p.region.as_deref()),
                 quantity: l.quantity,
                 unit: unit_label(&l.unit, lang),
                 time: l.time.to_string(),
-                from_lot: parent.lot.clone().unwrap_or_default(),
-                own_lot: n.lot.clone().unwrap_or_default(),
+                from_lot: parent.lot.as_deref().unwrap_or_default().to_string(),
+                own_lot: n.lot.as_deref().unwrap_or_default().to_string(),
                 depth,
                 inferred: l.inferred,
                 basis: l.basis.as_ref().map(|b| b.get(lang).to_string()).unwrap_or_default(),
@@ -530,7 +534,7 @@ pub fn fsma204_rows(store: &dyn Store, tree: &TraceTree, lang: Lang) -> Result<V
         {
             let basis = n.link.as_ref().and_then(|l| l.basis.as_ref()).map(|b| b.get(lang));
             for m in store.receipts_of_lot(vendor, lot)? {
-                if seen.insert((Event::Receiving, m.id, lot.clone())) {
+                if seen.insert((Event::Receiving, m.id, lot.to_string())) {
                     rows.push(lookup.row(Kind::Inbound, &m, lot, basis)?);
                 }
             }

@@ -9,7 +9,7 @@ use shian_domain::Kind;
 use shian_store::supervision::RiskEntry;
 use shian_store::{Store, StoreError};
 
-use crate::trace::{self, Node, Start, TraceError, TraceOptions, TraceTree};
+use crate::trace::{self, CompactString, Node, Start, TraceError, TraceOptions, TraceTree};
 
 /// One recipient of the failed goods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,19 +85,19 @@ fn collect_recipients(parent: &Node, depth: usize, out: &mut Vec<Recipient>) {
         let Some(l) = &n.link else { continue };
         let p = &n.party;
         out.push(Recipient {
-            kind: p.kind.clone(),
-            code: p.code.clone(),
-            name: p.name.clone(),
-            detail: p.detail.clone(),
-            region: p.region.clone().or_else(|| parent.party.region.clone()),
+            kind: p.kind.to_string(),
+            code: owned(&p.code),
+            name: owned(&p.name),
+            detail: owned(&p.detail),
+            region: owned(&p.region).or_else(|| owned(&parent.party.region)),
             quantity: l.quantity,
-            unit: l.unit.clone(),
+            unit: l.unit.to_string(),
             records: n.records,
             school: p.school,
             inferred: l.inferred,
             depth,
-            from_lot: parent.lot.clone(),
-            lot: n.lot.clone(),
+            from_lot: owned(&parent.lot),
+            lot: owned(&n.lot),
         });
         collect_recipients(n, depth + 1, out);
     }
@@ -116,13 +116,13 @@ fn collect_origins(n: &Node, via: &Node, inferred: bool, out: &mut Vec<Origin>) 
     let inferred = inferred || n.link.as_ref().is_some_and(|l| l.inferred);
     if n.party.kind != "vendor" {
         out.push(Origin {
-            kind: n.party.kind.clone(),
-            code: n.party.code.clone(),
-            name: n.party.name.clone(),
-            region: n.party.region.clone(),
+            kind: n.party.kind.to_string(),
+            code: owned(&n.party.code),
+            name: owned(&n.party.name),
+            region: owned(&n.party.region),
             certificate: n.certificate.clone(),
-            via_vendor: via.party.code.clone(),
-            via_lot: via.lot.clone(),
+            via_vendor: owned(&via.party.code),
+            via_lot: owned(&via.lot),
             inferred,
         });
         return;
@@ -196,4 +196,9 @@ pub fn source_kind(code: &str) -> Option<Kind> {
         "case" => Some(Kind::Case),
         _ => None,
     }
+}
+
+/// A trace's short text as an owned string.
+fn owned(s: &Option<CompactString>) -> Option<String> {
+    s.as_deref().map(String::from)
 }

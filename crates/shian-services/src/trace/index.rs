@@ -75,7 +75,7 @@ pub struct TraceIndex {
     receipt_names: HashMap<u32, u32>,
     sale_names: HashMap<u32, u32>,
     quarantine: HashMap<u32, u32>,
-    parties: HashMap<(Kind, i64), Arc<PartyRef>>,
+    parties: Parties,
     certificates: HashMap<i64, Certificate>,
     vendor_tag: u16,
 }
@@ -151,7 +151,7 @@ impl TraceIndex {
             receipt_names: HashMap::default(),
             sale_names: HashMap::default(),
             quarantine: HashMap::default(),
-            parties: HashMap::default(),
+            parties: Parties::default(),
             certificates: HashMap::default(),
             vendor_tag: 0,
         };
@@ -187,7 +187,7 @@ impl TraceIndex {
         })?;
         for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
             store.scan_parties(kind, &mut |id, p| {
-                ix.parties.insert((kind, id), Arc::new(PartyRef::of(kind, id, p)));
+                ix.parties.insert(kind, id, Arc::new(PartyRef::of(kind, id, p)));
                 Ok(())
             })?;
         }
@@ -278,7 +278,7 @@ impl TraceIndex {
             + self.strings.bytes()
             + self.quantities.capacity() * 8
             + map(self.receipt_names.len() + self.sale_names.len() + self.quarantine.len(), 8)
-            + map(self.parties.len(), 24 + 16 + size_of::<PartyRef>() + 48)
+            + self.parties.bytes()
             + map(self.certificates.len(), 8 + size_of::<Certificate>() + 32);
         IndexSize { receipts: self.receipts.len(), sales: self.sales.len(), strings: self.strings.len(), bytes }
     }
@@ -424,6 +424,57 @@ impl TraceIndex {
             (Some(&a), Some(&b)) => &rows[a as usize..b as usize],
             _ => &[],
         }
+    }
+}
+
+/// Vendors, producers and buyers by id: in a slot per id (one memory access per node of a trace)
+/// while ids are dense, the rest in a map.
+#[derive(Default)]
+struct Parties {
+    dense: [Vec<Option<Arc<PartyRef>>>; 3],
+    sparse: HashMap<(Kind, i64), Arc<PartyRef>>,
+    len: usize,
+}
+
+impl Parties {
+    /// Ids up to this many slots (per kind) beyond the number of parties are kept in slots.
+    const SLACK: usize = 1 << 16;
+
+    fn slot(kind: Kind) -> Option<usize> {
+        match kind {
+            Kind::Vendor => Some(0),
+            Kind::Producer => Some(1),
+            Kind::Buyer => Some(2),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, kind: Kind, id: i64, party: Arc<PartyRef>) {
+        self.len += 1;
+        if let (Some(s), Ok(i)) = (Parties::slot(kind), usize::try_from(id)) {
+            let dense = &mut self.dense[s];
+            if i < dense.len().max(self.len) * 2 + Parties::SLACK {
+                if dense.len() <= i {
+                    dense.resize(i + 1, None);
+                }
+                dense[i] = Some(party);
+                return;
+            }
+        }
+        self.sparse.insert((kind, id), party);
+    }
+
+    fn get(&self, kind: Kind, id: i64) -> Option<&Arc<PartyRef>> {
+        let dense = Parties::slot(kind).zip(usize::try_from(id).ok()).and_then(|(s, i)| self.dense[s].get(i));
+        match dense {
+            Some(Some(p)) => Some(p),
+            _ => self.sparse.get(&(kind, id)),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        let slots: usize = self.dense.iter().map(|d| d.capacity() * 8).sum();
+        slots + self.sparse.len() * (24 + 8) * 8 / 7 + self.len * (16 + size_of::<PartyRef>() + 48)
     }
 }
 
@@ -603,7 +654,7 @@ impl TraceData for Indexed<'_> {
     }
 
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>> {
-        Ok(self.index.parties.get(&(kind, id)).cloned())
+        Ok(self.index.parties.get(kind, id).cloned())
     }
 
     fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
@@ -735,5 +786,31 @@ impl Tags {
 
     fn get(&self, id: u16) -> &str {
         &self.list[id as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn party(name: &str) -> Arc<PartyRef> {
+        Arc::new(PartyRef::named("vendor", Some(1), Some(name)))
+    }
+
+    #[test]
+    fn parties_are_found_by_kind_and_id_in_slots_or_in_the_map() {
+        let mut parties = Parties::default();
+        parties.insert(Kind::Vendor, 7, party("seven"));
+        parties.insert(Kind::Buyer, 7, party("buyer seven"));
+        parties.insert(Kind::Vendor, 1 << 40, party("far"));
+        parties.insert(Kind::Producer, -3, party("negative"));
+        let name = |k, id| parties.get(k, id).and_then(|p| p.name.as_deref().map(String::from));
+        assert_eq!(name(Kind::Vendor, 7).as_deref(), Some("seven"));
+        assert_eq!(name(Kind::Buyer, 7).as_deref(), Some("buyer seven"));
+        assert_eq!(name(Kind::Vendor, 1 << 40).as_deref(), Some("far"));
+        assert_eq!(name(Kind::Producer, -3).as_deref(), Some("negative"));
+        assert_eq!(name(Kind::Vendor, 8), None);
+        assert_eq!(name(Kind::Producer, 7), None);
+        assert!(parties.sparse.len() == 2 && parties.dense[0].len() == 8, "far and negative ids are in the map");
     }
 }

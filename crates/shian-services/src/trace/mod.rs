@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
 
+pub use compact_str::CompactString;
 use serde::Serialize;
 use shian_domain::unit::Unit;
 use shian_domain::{Kind, Lang, Value, time};
@@ -220,7 +221,7 @@ pub struct TraceTree {
 pub struct Node {
     /// Shared by every node of the trace showing the same party.
     pub party: Arc<PartyRef>,
-    pub lot: Option<String>,
+    pub lot: Option<CompactString>,
     /// The origin certificate (合格证编号) the goods came with.
     pub certificate: Option<String>,
     /// The record linking this node to its parent (absent at a root that is a lot).
@@ -241,17 +242,17 @@ pub struct Node {
 pub struct PartyRef {
     /// `vendor`, `producer`, `certificate`, a buyer kind (`supermarket`, `restaurant`, `canteen`,
     /// `processor`, `buyer`) or `consumer` / `other`.
-    pub kind: String,
+    pub kind: CompactString,
     pub id: Option<i64>,
-    pub code: Option<String>,
-    pub name: Option<String>,
+    pub code: Option<CompactString>,
+    pub name: Option<CompactString>,
     /// A vendor's market, a producer's region, a buyer's kind.
-    pub detail: Option<String>,
-    pub canteen_kind: Option<String>,
+    pub detail: Option<CompactString>,
+    pub canteen_kind: Option<CompactString>,
     /// A school or kindergarten canteen (学校、幼儿园食堂).
     pub school: bool,
     /// The region code of the vendor's market, the producer or the buyer.
-    pub region: Option<String>,
+    pub region: Option<CompactString>,
 }
 
 impl PartyRef {
@@ -263,15 +264,16 @@ impl PartyRef {
             Kind::Producer => "producer",
             _ => p.detail.as_deref().unwrap_or("buyer"),
         };
+        let text = |s: Option<&str>| s.map(CompactString::new);
         PartyRef {
-            kind: kind.to_string(),
+            kind: CompactString::new(kind),
             id: Some(id),
-            code: Some(p.code),
-            name: Some(p.name),
+            code: text(Some(&p.code)),
+            name: text(Some(&p.name)),
             school: matches!(p.canteen_kind.as_deref(), Some("school" | "kindergarten")),
-            detail: p.detail,
-            canteen_kind: p.canteen_kind,
-            region: p.region,
+            detail: text(p.detail.as_deref()),
+            canteen_kind: text(p.canteen_kind.as_deref()),
+            region: text(p.region.as_deref()),
         }
     }
 
@@ -279,10 +281,10 @@ impl PartyRef {
     /// table: consumers, others).
     pub fn named(kind: &str, id: Option<i64>, name: Option<&str>) -> PartyRef {
         PartyRef {
-            kind: kind.to_string(),
+            kind: CompactString::new(kind),
             id,
             code: None,
-            name: name.map(String::from),
+            name: name.map(CompactString::new),
             detail: None,
             canteen_kind: None,
             school: false,
@@ -298,10 +300,10 @@ pub struct Link {
     pub record: &'static str,
     /// The receipt's or sale's id (its record page: `/record/{record}/{id}`).
     pub id: i64,
-    pub source: String,
-    pub ext_id: String,
+    pub source: CompactString,
+    pub ext_id: CompactString,
     pub quantity: f64,
-    pub unit: String,
+    pub unit: CompactString,
     /// Unix seconds, and the same in China time.
     pub at: i64,
     pub time: ChinaTime,
@@ -449,7 +451,7 @@ pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> 
 struct Walk<'a> {
     store: &'a dyn TraceData,
     opts: TraceOptions,
-    seen: HashSet<(i64, String)>,
+    seen: HashSet<(i64, CompactString)>,
     nodes: usize,
     truncated: bool,
 }
@@ -513,7 +515,7 @@ impl<'a> Walk<'a> {
         match key {
             Some((vendor, lot)) if self.seen.contains(&SeenLot(vendor, lot)) => Enter::SeenBefore,
             Some((vendor, lot)) => {
-                self.seen.insert((vendor, lot.to_string()));
+                self.seen.insert((vendor, CompactString::new(lot)));
                 Enter::Yes
             }
             None => Enter::Yes,
@@ -553,7 +555,7 @@ impl<'a> Walk<'a> {
             Some(p) if p.kind == party_kind => p,
             // A record naming the party as another kind than its own (a canteen bought as a
             // restaurant): shown as the record says.
-            Some(p) => Arc::new(PartyRef { kind: party_kind.to_string(), ..(*p).clone() }),
+            Some(p) => Arc::new(PartyRef { kind: CompactString::new(party_kind), ..(*p).clone() }),
             None => unknown(),
         })
     }
@@ -561,7 +563,7 @@ impl<'a> Walk<'a> {
     fn node(&mut self, party: Arc<PartyRef>, lot: Option<&str>, link: Option<Link>) -> Node {
         Node {
             party,
-            lot: lot.map(String::from),
+            lot: lot.map(CompactString::new),
             certificate: None,
             link,
             records: 1,
@@ -578,12 +580,12 @@ impl<'a> Walk<'a> {
 }
 
 /// A (vendor, lot code) looked up among the lots seen without copying the code: it hashes and
-/// compares as the stored `(i64, String)`.
+/// compares as the stored `(i64, CompactString)` (which hashes as its text).
 #[derive(Hash)]
 struct SeenLot<'a>(i64, &'a str);
 
-impl hashbrown::Equivalent<(i64, String)> for SeenLot<'_> {
-    fn equivalent(&self, key: &(i64, String)) -> bool {
+impl hashbrown::Equivalent<(i64, CompactString)> for SeenLot<'_> {
+    fn equivalent(&self, key: &(i64, CompactString)) -> bool {
         self.0 == key.0 && self.1 == key.1
     }
 }
@@ -593,10 +595,10 @@ fn link(m: &MovementRef<'_>, record: &'static str, basis: Option<Basis>) -> Link
     Link {
         record,
         id: m.id,
-        source: m.source.into(),
-        ext_id: m.ext_id.into(),
+        source: CompactString::new(m.source),
+        ext_id: CompactString::new(m.ext_id),
         quantity: m.quantity,
-        unit: m.unit.into(),
+        unit: CompactString::new(m.unit),
         at: m.at,
         time: ChinaTime(m.at),
         inferred: basis.is_some(),

@@ -374,7 +374,7 @@ fn vendor_lots(tree: &TraceTree) -> Vec<(i64, String)> {
     while let Some(n) = stack.pop() {
         stack.extend(&n.children);
         if let (Some(id), Some(lot)) = (n.party.id.filter(|_| n.party.kind == "vendor"), &n.lot) {
-            out.push((id, lot.clone()));
+            out.push((id, lot.to_string()));
         }
     }
     out

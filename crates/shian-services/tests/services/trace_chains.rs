@@ -54,7 +54,7 @@ fn lots(nodes: &[Node], out: &mut Vec<(String, String)>) {
         if let (Some(code), Some(lot)) = (&n.party.code, &n.lot)
             && n.party.kind == "vendor"
         {
-            out.push((code.clone(), lot.clone()));
+            out.push((code.to_string(), lot.to_string()));
         }
         lots(&n.children, out);
     }

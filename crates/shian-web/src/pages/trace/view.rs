@@ -102,16 +102,16 @@ impl Viewer<'_> {
         let lang = self.lang;
         let certificate_href = n.certificate.as_ref().map(|c| format!("/find/origin_certificate/{}", urlencode(c)));
         NodeView {
-            kind: p.kind.clone(),
+            kind: p.kind.to_string(),
             kind_label: kind_label(&p.kind, p.canteen_kind.as_deref(), lang).to_string(),
-            name: p.name.clone().or_else(|| p.code.clone()).unwrap_or_default(),
-            code: p.code.clone().filter(|c| Some(c) != p.name.as_ref()).unwrap_or_default(),
+            name: p.name.as_deref().or(p.code.as_deref()).unwrap_or_default().to_string(),
+            code: p.code.as_deref().filter(|c| Some(*c) != p.name.as_deref()).unwrap_or_default().to_string(),
             href: self.party_href(n),
-            market: p.detail.clone().filter(|_| p.kind == "vendor"),
+            market: p.detail.as_deref().filter(|_| p.kind == "vendor").map(String::from),
             region: p.region.as_deref().map(region_label).unwrap_or_default(),
             school: p.school,
             lot_href: n.lot.as_ref().filter(|_| self.may_start_from_lots()).map(|lot| self.lot_href(lot)),
-            lot: n.lot.clone(),
+            lot: n.lot.as_deref().map(String::from),
             certificate: n.certificate.clone(),
             certificate_href,
             seen_before: n.seen_before,
@@ -234,7 +234,7 @@ impl Graph<'_> {
             (Some(id), ..) => format!("{}#{id}", p.kind),
             (None, Some(code), _) => format!("{}:{code}", p.kind),
             (None, None, Some(name)) => format!("{}~{name}", p.kind),
-            _ => p.kind.clone(),
+            _ => p.kind.to_string(),
         };
         format!("{depth}|{who}")
     }
