@@ -120,7 +120,7 @@ fn collect_origins(n: &Node, via: &Node, inferred: bool, out: &mut Vec<Origin>) 
             code: owned(&n.party.code),
             name: owned(&n.party.name),
             region: owned(&n.party.region),
-            certificate: n.certificate.clone(),
+            certificate: owned(&n.certificate),
             via_vendor: owned(&via.party.code),
             via_lot: owned(&via.lot),
             inferred,

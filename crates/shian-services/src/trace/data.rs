@@ -10,7 +10,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use shian_store::{Certificate, Movement, MovementRef, Result, Store, TestedLot};
 
-use super::{PartyRef, TraceError};
+use super::{CompactString, PartyRef, TraceError};
 
 /// What a trace does with each record a visit reads: the record is borrowed for the call only.
 pub type Visit<'v> = dyn FnMut(&MovementRef<'_>) -> std::result::Result<(), TraceError> + 'v;
@@ -43,7 +43,7 @@ pub trait TraceData {
     /// or the buyer's kind).
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>>;
     /// An origin certificate by id.
-    fn certificate(&self, id: i64) -> Result<Option<Certificate>>;
+    fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>>;
     /// The lot of a rapid test or a sample.
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>>;
     /// Ids of records of `kind` by their single-column keys.
@@ -87,12 +87,12 @@ pub trait TraceData {
 pub struct Downstream {
     pub id: i64,
     pub vendor_id: i64,
-    pub lot_code: Option<String>,
+    pub lot_code: Option<CompactString>,
 }
 
 impl Downstream {
     pub fn of(m: &Movement) -> Downstream {
-        Downstream { id: m.id, vendor_id: m.vendor_id, lot_code: m.lot_code.clone() }
+        Downstream { id: m.id, vendor_id: m.vendor_id, lot_code: m.lot_code.as_deref().map(CompactString::new) }
     }
 }
 
@@ -153,8 +153,8 @@ impl TraceData for Stored<'_> {
         self.parties.borrow_mut().insert((kind, id), p.clone());
         Ok(p)
     }
-    fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
-        self.store.certificate(id)
+    fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
+        Ok(self.store.certificate(id)?.map(Arc::new))
     }
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
         self.store.tested_lot(kind, key)

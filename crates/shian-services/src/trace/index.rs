@@ -30,7 +30,7 @@ use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Store, S
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 use super::data::{Downstream, TraceData, Visit};
-use super::{PartyRef, TraceError};
+use super::{CompactString, PartyRef, TraceError};
 
 /// No party, no certificate.
 const NONE: u32 = u32::MAX;
@@ -76,7 +76,7 @@ pub struct TraceIndex {
     sale_names: HashMap<u32, u32>,
     quarantine: HashMap<u32, u32>,
     parties: Parties,
-    certificates: HashMap<i64, Certificate>,
+    certificates: Slots<Arc<Certificate>>,
     vendor_tag: u16,
 }
 
@@ -152,7 +152,7 @@ impl TraceIndex {
             sale_names: HashMap::default(),
             quarantine: HashMap::default(),
             parties: Parties::default(),
-            certificates: HashMap::default(),
+            certificates: Slots::default(),
             vendor_tag: 0,
         };
         ix.vendor_tag = ix.tags.intern("vendor")?;
@@ -192,7 +192,7 @@ impl TraceIndex {
             })?;
         }
         store.scan_certificates(&mut |id, c| {
-            ix.certificates.insert(id, c);
+            ix.certificates.insert(id, Arc::new(c));
             Ok(())
         })?;
         ix.arrange();
@@ -279,7 +279,7 @@ impl TraceIndex {
             + self.quantities.capacity() * 8
             + map(self.receipt_names.len() + self.sale_names.len() + self.quarantine.len(), 8)
             + self.parties.bytes()
-            + map(self.certificates.len(), 8 + size_of::<Certificate>() + 32);
+            + self.certificates.bytes(16 + size_of::<Certificate>() + 32);
         IndexSize { receipts: self.receipts.len(), sales: self.sales.len(), strings: self.strings.len(), bytes }
     }
 
@@ -427,54 +427,83 @@ impl TraceIndex {
     }
 }
 
-/// Vendors, producers and buyers by id: in a slot per id (one memory access per node of a trace)
-/// while ids are dense, the rest in a map.
-#[derive(Default)]
-struct Parties {
-    dense: [Vec<Option<Arc<PartyRef>>>; 3],
-    sparse: HashMap<(Kind, i64), Arc<PartyRef>>,
+/// Values by id: in a slot per id (one memory access per node of a trace) while ids are dense,
+/// the rest in a map.
+struct Slots<T> {
+    dense: Vec<Option<T>>,
+    sparse: HashMap<i64, T>,
     len: usize,
 }
 
-impl Parties {
-    /// Ids up to this many slots (per kind) beyond the number of parties are kept in slots.
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots { dense: Vec::new(), sparse: HashMap::default(), len: 0 }
+    }
+}
+
+impl<T> Slots<T> {
+    /// Ids up to this many slots beyond twice the number of values are kept in slots.
     const SLACK: usize = 1 << 16;
 
-    fn slot(kind: Kind) -> Option<usize> {
+    fn insert(&mut self, id: i64, value: T) {
+        self.len += 1;
+        match usize::try_from(id) {
+            Ok(i) if i < self.dense.len().max(self.len) * 2 + Self::SLACK => {
+                if self.dense.len() <= i {
+                    self.dense.resize_with(i + 1, || None);
+                }
+                self.dense[i] = Some(value);
+            }
+            _ => {
+                self.sparse.insert(id, value);
+            }
+        }
+    }
+
+    fn get(&self, id: i64) -> Option<&T> {
+        match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
+            Some(Some(v)) => Some(v),
+            _ => self.sparse.get(&id),
+        }
+    }
+
+    /// The bytes of the slots and the map, and `each` per value held elsewhere.
+    fn bytes(&self, each: usize) -> usize {
+        self.dense.capacity() * size_of::<Option<T>>()
+            + self.sparse.len() * (8 + size_of::<T>()) * 8 / 7
+            + self.len * each
+    }
+}
+
+/// Vendors, producers and buyers by id.
+#[derive(Default)]
+struct Parties([Slots<Arc<PartyRef>>; 3]);
+
+impl Parties {
+    fn of(&self, kind: Kind) -> Option<&Slots<Arc<PartyRef>>> {
         match kind {
-            Kind::Vendor => Some(0),
-            Kind::Producer => Some(1),
-            Kind::Buyer => Some(2),
+            Kind::Vendor => Some(&self.0[0]),
+            Kind::Producer => Some(&self.0[1]),
+            Kind::Buyer => Some(&self.0[2]),
             _ => None,
         }
     }
 
     fn insert(&mut self, kind: Kind, id: i64, party: Arc<PartyRef>) {
-        self.len += 1;
-        if let (Some(s), Ok(i)) = (Parties::slot(kind), usize::try_from(id)) {
-            let dense = &mut self.dense[s];
-            if i < dense.len().max(self.len) * 2 + Parties::SLACK {
-                if dense.len() <= i {
-                    dense.resize(i + 1, None);
-                }
-                dense[i] = Some(party);
-                return;
-            }
-        }
-        self.sparse.insert((kind, id), party);
+        let slot = match kind {
+            Kind::Vendor => 0,
+            Kind::Producer => 1,
+            _ => 2,
+        };
+        self.0[slot].insert(id, party);
     }
 
     fn get(&self, kind: Kind, id: i64) -> Option<&Arc<PartyRef>> {
-        let dense = Parties::slot(kind).zip(usize::try_from(id).ok()).and_then(|(s, i)| self.dense[s].get(i));
-        match dense {
-            Some(Some(p)) => Some(p),
-            _ => self.sparse.get(&(kind, id)),
-        }
+        self.of(kind)?.get(id)
     }
 
     fn bytes(&self) -> usize {
-        let slots: usize = self.dense.iter().map(|d| d.capacity() * 8).sum();
-        slots + self.sparse.len() * (24 + 8) * 8 / 7 + self.len * (16 + size_of::<PartyRef>() + 48)
+        self.0.iter().map(|s| s.bytes(16 + size_of::<PartyRef>() + 48)).sum()
     }
 }
 
@@ -623,7 +652,7 @@ impl TraceData for Indexed<'_> {
         let down = |r: &Receipt| Downstream {
             id: i64::from(r.id),
             vendor_id: i64::from(r.vendor),
-            lot_code: ix.code(r.lot).map(String::from),
+            lot_code: ix.code(r.lot).map(CompactString::new),
         };
         Ok(picks.iter().map(|&i| down(&ix.receipts[i as usize])).collect())
     }
@@ -657,8 +686,8 @@ impl TraceData for Indexed<'_> {
         Ok(self.index.parties.get(kind, id).cloned())
     }
 
-    fn certificate(&self, id: i64) -> Result<Option<Certificate>> {
-        Ok(self.index.certificates.get(&id).cloned())
+    fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
+        Ok(self.index.certificates.get(id).cloned())
     }
 
     fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
@@ -811,6 +840,8 @@ mod tests {
         assert_eq!(name(Kind::Producer, -3).as_deref(), Some("negative"));
         assert_eq!(name(Kind::Vendor, 8), None);
         assert_eq!(name(Kind::Producer, 7), None);
-        assert!(parties.sparse.len() == 2 && parties.dense[0].len() == 8, "far and negative ids are in the map");
+        let (vendors, producers) = (&parties.0[0], &parties.0[1]);
+        assert!(vendors.sparse.len() == 1 && vendors.dense.len() == 8, "a far id is in the map");
+        assert!(producers.sparse.len() == 1 && producers.dense.is_empty(), "a negative id is in the map");
     }
 }

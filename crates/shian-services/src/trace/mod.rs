@@ -223,7 +223,7 @@ pub struct Node {
     pub party: Arc<PartyRef>,
     pub lot: Option<CompactString>,
     /// The origin certificate (合格证编号) the goods came with.
-    pub certificate: Option<String>,
+    pub certificate: Option<CompactString>,
     /// The record linking this node to its parent (absent at a root that is a lot).
     pub link: Option<Link>,
     /// Sales aggregated into this node (consumers: one node per lot).
@@ -705,7 +705,7 @@ impl Walk<'_> {
         };
         let party = self.party_ref(kind, producer, r.party_name)?;
         let mut node = self.node(party, None, Some(via));
-        node.certificate = cert.map(|c| c.cert_no);
+        node.certificate = cert.map(|c| CompactString::new(&c.cert_no));
         out.push(node);
         Ok(())
     }
@@ -742,7 +742,7 @@ impl Walk<'_> {
         let cert = self.store.certificate(id)?.ok_or_else(|| TraceError::NotFound(cert_no.into()))?;
         let party = self.party_ref("producer", Some(cert.producer_id), None)?;
         let mut root = self.node(party, None, None);
-        root.certificate = Some(cert.cert_no);
+        root.certificate = Some(CompactString::new(&cert.cert_no));
         let receipts = self.store.receipts_with_certificate(id)?;
         self.forward_from_origin(root, receipts)
     }

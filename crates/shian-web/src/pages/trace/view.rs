@@ -112,7 +112,7 @@ impl Viewer<'_> {
             school: p.school,
             lot_href: n.lot.as_ref().filter(|_| self.may_start_from_lots()).map(|lot| self.lot_href(lot)),
             lot: n.lot.as_deref().map(String::from),
-            certificate: n.certificate.clone(),
+            certificate: n.certificate.as_deref().map(String::from),
             certificate_href,
             seen_before: n.seen_before,
             records: n.records,
