@@ -264,6 +264,7 @@ impl TraceIndex {
             index: self,
             store,
             last_code: RefCell::default(),
+            next_codes: RefCell::default(),
         }))
     }
 
@@ -563,6 +564,9 @@ pub struct Indexed<'a> {
     /// The last lot code looked up and its id: a trace asks for a lot's sales, receipts and
     /// downstream receipts in turn.
     last_code: RefCell<(String, Option<u32>)>,
+    /// The ids of the lot codes of the downstream receipts read: the lots a forward trace goes to
+    /// next, found without a search of the index.
+    next_codes: RefCell<HashMap<CompactString, u32>>,
 }
 
 impl<'a> Indexed<'a> {
@@ -572,7 +576,10 @@ impl<'a> Indexed<'a> {
         if last.0 != lot_code || last.0.is_empty() {
             last.0.clear();
             last.0.push_str(lot_code);
-            last.1 = self.index.strings.find(lot_code);
+            last.1 = match self.next_codes.borrow().get(lot_code) {
+                Some(&code) => Some(code),
+                None => self.index.strings.find(lot_code),
+            };
         }
         last.1
     }
@@ -649,10 +656,15 @@ impl TraceData for Indexed<'_> {
         let ix = self.index;
         let (Some(v), Some(code)) = (id32(supplier), self.code(supplier_lot)) else { return Ok(Vec::new()) };
         let picks = ix.between(ix.of(&ix.from_lot, &ix.from_lot_of, code), |r| r.party, v, v);
-        let down = |r: &Receipt| Downstream {
+        let mut next = self.next_codes.borrow_mut();
+        let mut down = |r: &Receipt| Downstream {
             id: i64::from(r.id),
             vendor_id: i64::from(r.vendor),
-            lot_code: ix.code(r.lot).map(CompactString::new),
+            lot_code: ix.code(r.lot).map(|lot| {
+                let lot = CompactString::new(lot);
+                next.insert(lot.clone(), r.lot);
+                lot
+            }),
         };
         Ok(picks.iter().map(|&i| down(&ix.receipts[i as usize])).collect())
     }
