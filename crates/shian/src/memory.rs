@@ -10,8 +10,18 @@ pub fn rss() -> Option<u64> {
     status_kb("VmRSS:")
 }
 
+/// Anonymous memory backed by transparent huge pages, in bytes (Linux `AnonHugePages`), if the
+/// platform tells: a trace index on huge pages takes far fewer TLB misses.
+pub fn huge_pages() -> Option<u64> {
+    kb_in("/proc/self/smaps_rollup", "AnonHugePages:")
+}
+
 fn status_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    kb_in("/proc/self/status", field)
+}
+
+fn kb_in(file: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(file).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)

@@ -38,7 +38,7 @@ use shian_domain::{Kind, Value};
 use shian_services::trace::{self, Node, Start, TraceIndex, TraceOptions, TraceTree};
 use shian_store::Store;
 
-use crate::memory::{mib, peak_rss, rss};
+use crate::memory::{huge_pages, mib, peak_rss, rss};
 
 /// Confirmed links only: from the start lot's receipts up through `supplier_lot` to the sellers'
 /// lots, until receipts that name no vendor lot (producers, with their certificates).
@@ -129,6 +129,9 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
         mib(size.bytes as u64),
         mib(rss().unwrap_or(0).saturating_sub(before))
     );
+    if let Some(huge) = huge_pages() {
+        println!("transparent huge pages under this process's memory: {}", mib(huge));
+    }
     let checked = Instant::now();
     for _ in 0..10_000 {
         index.on(store.as_ref())?;
