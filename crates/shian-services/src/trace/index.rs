@@ -443,13 +443,14 @@ impl<T> Default for Slots<T> {
 }
 
 impl<T> Slots<T> {
-    /// Ids up to this many slots beyond twice the number of values are kept in slots.
+    /// Ids below twice the number of values plus this many are kept in slots (so the slots never
+    /// outgrow the values by more than that, whatever the ids).
     const SLACK: usize = 1 << 16;
 
     fn insert(&mut self, id: i64, value: T) {
         self.len += 1;
         match usize::try_from(id) {
-            Ok(i) if i < self.dense.len().max(self.len) * 2 + Self::SLACK => {
+            Ok(i) if i < self.len * 2 + Self::SLACK => {
                 if self.dense.len() <= i {
                     self.dense.resize_with(i + 1, || None);
                 }
@@ -852,6 +853,12 @@ mod tests {
         assert_eq!(name(Kind::Producer, -3).as_deref(), Some("negative"));
         assert_eq!(name(Kind::Vendor, 8), None);
         assert_eq!(name(Kind::Producer, 7), None);
+        // Few buyers with ever larger ids: the slots grow with the number of buyers, not the ids.
+        for id in [60_000, 180_000, 420_000, 900_000, 1 << 39] {
+            parties.insert(Kind::Buyer, id, party("far buyer"));
+        }
+        assert_eq!(parties.0[2].dense.len(), 60_001, "only the first fits the slots");
+        assert!(parties.get(Kind::Buyer, 900_000).is_some() && parties.get(Kind::Buyer, 1 << 39).is_some());
         let (vendors, producers) = (&parties.0[0], &parties.0[1]);
         assert!(vendors.sparse.len() == 1 && vendors.dense.len() == 8, "a far id is in the map");
         assert!(producers.sparse.len() == 1 && producers.dense.is_empty(), "a negative id is in the map");
