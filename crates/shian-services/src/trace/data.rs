@@ -3,11 +3,11 @@
 //! ([`super::index::Indexed`]) answers the order-record questions from memory and the rest from
 //! the database.
 
-use shian_domain::{Kind, Value};
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
+use shian_domain::{Kind, Value};
 use shian_store::{Certificate, Movement, MovementRef, Result, Store, TestedLot};
 
 use super::{CompactString, PartyRef, TraceError};
@@ -15,41 +15,76 @@ use super::{CompactString, PartyRef, TraceError};
 /// What a trace does with each record a visit reads: the record is borrowed for the call only.
 pub type Visit<'v> = dyn FnMut(&MovementRef<'_>) -> std::result::Result<(), TraceError> + 'v;
 
-/// The reads of a trace. The order of every list is the store's: oldest first, then by id.
+/// The reads of a trace. The order of every list is the store's: oldest first, then by id. Each
+/// read is the database's unless a reader answers it otherwise (the index answers the order-record
+/// reads, parties and certificates from memory).
 pub trait TraceData {
+    /// The database the reads fall back to.
+    fn store(&self) -> &dyn Store;
+
     /// Vendors holding a lot code (a receipt or a sale names it), ascending ids.
-    fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>>;
+    fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
+        self.store().lot_holders(lot_code)
+    }
     /// A vendor's receipts of a lot.
-    fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>>;
+    fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
+        self.store().receipts_of_lot(vendor, lot_code)
+    }
     /// A vendor's sales naming a lot.
-    fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>>;
+    fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
+        self.store().sales_of_lot(vendor, lot_code)
+    }
     /// A vendor's receipts of a variety in `[from, to]`.
-    fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+    fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store().receipts_between(vendor, variety, from, to)
+    }
     /// A vendor's sales of a variety in `[from, to]` naming no lot.
-    fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+    fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store().unlotted_sales(vendor, variety, from, to)
+    }
     /// Receipts that arrived from vendor `supplier` with its lot `supplier_lot`.
-    fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>>;
+    fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
+        self.store().receipts_from_lot(supplier, supplier_lot)
+    }
     /// Receipts from vendor `supplier` of a variety in `[from, to]` naming no supplier lot.
-    fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+    fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store().unlotted_receipts_from(supplier, variety, from, to)
+    }
     /// Receipts carrying an origin certificate.
-    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>>;
+    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>> {
+        self.store().receipts_with_certificate(certificate)
+    }
     /// Receipts in `[from, to]` from a producer or with one of its certificates.
-    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store().receipts_from_producer(producer, from, to)
+    }
     /// Sales in `[from, to]` to a downstream buyer.
-    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>>;
+    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
+        self.store().sales_to_buyer(buyer, from, to)
+    }
     /// One receipt or sale by id.
-    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>>;
+    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
+        self.store().movement(kind, id)
+    }
     /// A vendor, producer or buyer by id, as a trace shows it (its `kind`: `vendor`, `producer`,
     /// or the buyer's kind).
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>>;
     /// An origin certificate by id.
-    fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>>;
+    fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
+        Ok(self.store().certificate(id)?.map(Arc::new))
+    }
     /// The lot of a rapid test or a sample.
-    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>>;
+    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
+        self.store().tested_lot(kind, key)
+    }
     /// Ids of records of `kind` by their single-column keys.
-    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>>;
+    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>> {
+        self.store().resolve(kind, keys)
+    }
     /// Id of a record by its natural key.
-    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>>;
+    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
+        self.store().find(kind, key)
+    }
 
     /// [`TraceData::receipts_of_lot`], each lent to `f` in turn (the index copies no text).
     fn each_receipt_of_lot(
@@ -112,39 +147,10 @@ impl<'a> Stored<'a> {
 }
 
 impl TraceData for Stored<'_> {
-    fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
-        self.store.lot_holders(lot_code)
+    fn store(&self) -> &dyn Store {
+        self.store
     }
-    fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        self.store.receipts_of_lot(vendor, lot_code)
-    }
-    fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        self.store.sales_of_lot(vendor, lot_code)
-    }
-    fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.receipts_between(vendor, variety, from, to)
-    }
-    fn unlotted_sales(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.unlotted_sales(vendor, variety, from, to)
-    }
-    fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
-        self.store.receipts_from_lot(supplier, supplier_lot)
-    }
-    fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.unlotted_receipts_from(supplier, variety, from, to)
-    }
-    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>> {
-        self.store.receipts_with_certificate(certificate)
-    }
-    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.receipts_from_producer(producer, from, to)
-    }
-    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.sales_to_buyer(buyer, from, to)
-    }
-    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
-        self.store.movement(kind, id)
-    }
+
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>> {
         if let Some(p) = self.parties.borrow().get(&(kind, id)) {
             return Ok(p.clone());
@@ -152,17 +158,5 @@ impl TraceData for Stored<'_> {
         let p = self.store.party(kind, id)?.map(|p| Arc::new(PartyRef::of(kind, id, p)));
         self.parties.borrow_mut().insert((kind, id), p.clone());
         Ok(p)
-    }
-    fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
-        Ok(self.store.certificate(id)?.map(Arc::new))
-    }
-    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
-        self.store.tested_lot(kind, key)
-    }
-    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>> {
-        self.store.resolve(kind, keys)
-    }
-    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
-        self.store.find(kind, key)
     }
 }

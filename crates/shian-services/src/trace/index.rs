@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 // foldhash (hashbrown's default hasher): these maps are read on every node of a trace.
 use hashbrown::{HashMap, HashTable};
-use shian_domain::{Kind, Value};
-use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Store, StoreError, TestedLot};
+use shian_domain::Kind;
+use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Store, StoreError};
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -614,6 +614,10 @@ fn window(from: i64, to: i64) -> Option<(u32, u32)> {
 }
 
 impl TraceData for Indexed<'_> {
+    fn store(&self) -> &dyn Store {
+        self.store
+    }
+
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
         let ix = self.index;
         let Some(code) = self.code(lot_code) else { return Ok(Vec::new()) };
@@ -679,40 +683,12 @@ impl TraceData for Indexed<'_> {
         Ok(ix.picked(picks, |r| (r.variety, r.at), (var, f), (var, t)))
     }
 
-    fn receipts_with_certificate(&self, certificate: i64) -> Result<Vec<Movement>> {
-        self.store.receipts_with_certificate(certificate)
-    }
-
-    fn receipts_from_producer(&self, producer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.receipts_from_producer(producer, from, to)
-    }
-
-    fn sales_to_buyer(&self, buyer: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
-        self.store.sales_to_buyer(buyer, from, to)
-    }
-
-    fn movement(&self, kind: Kind, id: i64) -> Result<Option<Movement>> {
-        self.store.movement(kind, id)
-    }
-
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>> {
         Ok(self.index.parties.get(kind, id).cloned())
     }
 
     fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
         Ok(self.index.certificates.get(id).cloned())
-    }
-
-    fn tested_lot(&self, kind: Kind, key: &str) -> Result<Option<TestedLot>> {
-        self.store.tested_lot(kind, key)
-    }
-
-    fn resolve(&self, kind: Kind, keys: &[&str]) -> Result<Vec<(String, i64)>> {
-        self.store.resolve(kind, keys)
-    }
-
-    fn find(&self, kind: Kind, key: &[Value]) -> Result<Option<i64>> {
-        self.store.find(kind, key)
     }
 
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
