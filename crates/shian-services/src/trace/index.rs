@@ -354,6 +354,17 @@ impl TraceIndex {
     /// A record lent as a borrowed movement, its external id written into `buf`; `names` holds
     /// the party names of its kind of record.
     fn lend<'x>(&'x self, r: &Record, names: &HashMap<u32, u32>, buf: &'x mut String) -> MovementRef<'x> {
+        self.lend_in(r, names, buf, self.code(r.lot))
+    }
+
+    /// [`Self::lend`] of a record whose lot code the caller knows (`lot`: a lot's records).
+    fn lend_in<'x>(
+        &'x self,
+        r: &Record,
+        names: &HashMap<u32, u32>,
+        buf: &'x mut String,
+        lot: Option<&'x str>,
+    ) -> MovementRef<'x> {
         let source = self.ext_into(r.ext, buf);
         MovementRef {
             id: i64::from(r.id),
@@ -361,7 +372,7 @@ impl TraceIndex {
             ext_id: buf,
             vendor_id: i64::from(r.vendor),
             variety_id: i64::from(r.variety),
-            lot_code: self.code(r.lot),
+            lot_code: lot,
             quantity: self.quantity_of(r.qty),
             unit: self.tags.get(r.unit),
             at: i64::from(r.at),
@@ -375,13 +386,17 @@ impl TraceIndex {
     }
 
     fn lend_receipt<'x>(&'x self, r: &Receipt, buf: &'x mut String) -> MovementRef<'x> {
+        self.lend_receipt_in(r, buf, self.code(r.lot))
+    }
+
+    fn lend_receipt_in<'x>(&'x self, r: &Receipt, buf: &'x mut String, lot: Option<&'x str>) -> MovementRef<'x> {
         MovementRef {
             supplier_lot: self.code(r.supplier_lot),
             certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
             quarantine_no: (r.kind & QUARANTINED != 0)
                 .then(|| self.quarantine.get(&r.id).map(|&s| self.strings.get(s)))
                 .flatten(),
-            ..self.lend(r, &self.receipt_names, buf)
+            ..self.lend_in(r, &self.receipt_names, buf, lot)
         }
     }
 
@@ -410,6 +425,13 @@ impl TraceIndex {
     /// `[lo, hi]`.
     fn between<'p, K: Ord>(&self, picks: &'p [u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> &'p [u32] {
         let k = |&i: &u32| key(&self.receipts[i as usize]);
+        // Most lot codes have one holder: then the whole slice is the answer, found in two reads.
+        if let (Some(first), Some(last)) = (picks.first(), picks.last())
+            && k(first) >= lo
+            && k(last) <= hi
+        {
+            return picks;
+        }
         let (a, b) = (picks.partition_point(|i| k(i) < lo), picks.partition_point(|i| k(i) <= hi));
         &picks[a..b.max(a)]
     }
@@ -565,8 +587,9 @@ pub struct Indexed<'a> {
     /// The last lot code looked up and its id: a trace asks for a lot's sales, receipts and
     /// downstream receipts in turn.
     last_code: RefCell<(String, Option<u32>)>,
-    /// The ids of the lot codes of the downstream receipts read: the lots a forward trace goes to
-    /// next, found without a search of the index.
+    /// The ids of the lot codes a trace goes to next, found without a search of the index: the
+    /// lots of the downstream receipts read (forward), the supplier lots of the receipts lent
+    /// (backward).
     next_codes: RefCell<HashMap<CompactString, u32>>,
 }
 
@@ -693,12 +716,22 @@ impl TraceData for Indexed<'_> {
 
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let mut buf = String::new();
-        self.lot_receipts(vendor, lot_code).iter().try_for_each(|r| f(&self.index.lend_receipt(r, &mut buf)))
+        let receipts = self.lot_receipts(vendor, lot_code);
+        receipts.iter().try_for_each(|r| {
+            let m = self.index.lend_receipt_in(r, &mut buf, Some(lot_code));
+            // A backward trace goes on to the supplier's lot next.
+            if let Some(lot) = m.supplier_lot {
+                self.next_codes.borrow_mut().insert(CompactString::new(lot), r.supplier_lot);
+            }
+            f(&m)
+        })
     }
 
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let mut buf = String::new();
-        self.lot_sales(vendor, lot_code).iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf)))
+        let sales = self.lot_sales(vendor, lot_code);
+        let names = &self.index.sale_names;
+        sales.iter().try_for_each(|s| f(&self.index.lend_in(s, names, &mut buf, Some(lot_code))))
     }
 
     fn each_unlotted_sale(

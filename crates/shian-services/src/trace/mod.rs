@@ -728,8 +728,10 @@ struct Folded(Vec<Node>);
 impl Folded {
     /// The folded nodes, by kind, confirmed before inferred.
     fn into_nodes(mut self) -> Vec<Node> {
-        let key = |n: &Node| (n.party.kind.clone(), n.link.as_ref().is_some_and(|l| l.inferred));
-        self.0.sort_by_cached_key(key);
+        fn key(n: &Node) -> (&str, bool) {
+            (n.party.kind.as_str(), n.link.as_ref().is_some_and(|l| l.inferred))
+        }
+        self.0.sort_by(|a, b| key(a).cmp(&key(b)));
         self.0
     }
 }
@@ -984,6 +986,10 @@ impl Walk<'_> {
 }
 
 fn convert(qty: f64, from: &str, to: &str) -> Option<f64> {
+    // Kilograms to kilograms, by far the most common, without reading the units.
+    if from == "kg" && to == "kg" {
+        return Some(qty);
+    }
     shian_domain::unit::convert(qty, Unit::parse(from)?, Unit::parse(to)?)
 }
 
