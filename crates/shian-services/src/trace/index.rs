@@ -352,13 +352,9 @@ impl TraceIndex {
     }
 
     /// A record lent as a borrowed movement, its external id written into `buf`; `names` holds
-    /// the party names of its kind of record.
-    fn lend<'x>(&'x self, r: &Record, names: &HashMap<u32, u32>, buf: &'x mut String) -> MovementRef<'x> {
-        self.lend_in(r, names, buf, self.code(r.lot))
-    }
-
-    /// [`Self::lend`] of a record whose lot code the caller knows (`lot`: a lot's records).
-    fn lend_in<'x>(
+    /// the party names of its kind of record, `lot` is its lot code (the caller of a lot's records
+    /// knows it without a lookup).
+    fn lend<'x>(
         &'x self,
         r: &Record,
         names: &HashMap<u32, u32>,
@@ -385,31 +381,27 @@ impl TraceIndex {
         }
     }
 
-    fn lend_receipt<'x>(&'x self, r: &Receipt, buf: &'x mut String) -> MovementRef<'x> {
-        self.lend_receipt_in(r, buf, self.code(r.lot))
-    }
-
-    fn lend_receipt_in<'x>(&'x self, r: &Receipt, buf: &'x mut String, lot: Option<&'x str>) -> MovementRef<'x> {
+    fn lend_receipt<'x>(&'x self, r: &Receipt, buf: &'x mut String, lot: Option<&'x str>) -> MovementRef<'x> {
         MovementRef {
             supplier_lot: self.code(r.supplier_lot),
             certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
             quarantine_no: (r.kind & QUARANTINED != 0)
                 .then(|| self.quarantine.get(&r.id).map(|&s| self.strings.get(s)))
                 .flatten(),
-            ..self.lend_in(r, &self.receipt_names, buf, lot)
+            ..self.lend(r, &self.receipt_names, buf, lot)
         }
     }
 
-    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut String) -> MovementRef<'x> {
-        self.lend(s, &self.sale_names, buf)
+    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut String, lot: Option<&'x str>) -> MovementRef<'x> {
+        self.lend(s, &self.sale_names, buf, lot)
     }
 
     fn receipt(&self, r: &Receipt) -> Movement {
-        self.lend_receipt(r, &mut String::new()).to_movement()
+        self.lend_receipt(r, &mut String::new(), self.code(r.lot)).to_movement()
     }
 
     fn sale(&self, s: &Sale) -> Movement {
-        self.lend_sale(s, &mut String::new()).to_movement()
+        self.lend_sale(s, &mut String::new(), self.code(s.lot)).to_movement()
     }
 
     /// A vendor's sales of a variety in `[from, to]` naming no lot.
@@ -504,26 +496,25 @@ impl<T> Slots<T> {
 struct Parties([Slots<Arc<PartyRef>>; 3]);
 
 impl Parties {
-    fn of(&self, kind: Kind) -> Option<&Slots<Arc<PartyRef>>> {
+    /// Where a table's parties are.
+    fn table(kind: Kind) -> Option<usize> {
         match kind {
-            Kind::Vendor => Some(&self.0[0]),
-            Kind::Producer => Some(&self.0[1]),
-            Kind::Buyer => Some(&self.0[2]),
+            Kind::Vendor => Some(0),
+            Kind::Producer => Some(1),
+            Kind::Buyer => Some(2),
             _ => None,
         }
     }
 
+    /// Keeps a party of one of the three tables (others have no parties).
     fn insert(&mut self, kind: Kind, id: i64, party: Arc<PartyRef>) {
-        let slot = match kind {
-            Kind::Vendor => 0,
-            Kind::Producer => 1,
-            _ => 2,
-        };
-        self.0[slot].insert(id, party);
+        if let Some(t) = Self::table(kind) {
+            self.0[t].insert(id, party);
+        }
     }
 
     fn get(&self, kind: Kind, id: i64) -> Option<&Arc<PartyRef>> {
-        self.of(kind)?.get(id)
+        self.0[Self::table(kind)?].get(id)
     }
 
     fn bytes(&self) -> usize {
@@ -718,7 +709,7 @@ impl TraceData for Indexed<'_> {
         let mut buf = String::new();
         let receipts = self.lot_receipts(vendor, lot_code);
         receipts.iter().try_for_each(|r| {
-            let m = self.index.lend_receipt_in(r, &mut buf, Some(lot_code));
+            let m = self.index.lend_receipt(r, &mut buf, Some(lot_code));
             // A backward trace goes on to the supplier's lot next.
             if let Some(lot) = m.supplier_lot {
                 self.next_codes.borrow_mut().insert(CompactString::new(lot), r.supplier_lot);
@@ -730,8 +721,7 @@ impl TraceData for Indexed<'_> {
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let mut buf = String::new();
         let sales = self.lot_sales(vendor, lot_code);
-        let names = &self.index.sale_names;
-        sales.iter().try_for_each(|s| f(&self.index.lend_in(s, names, &mut buf, Some(lot_code))))
+        sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, Some(lot_code))))
     }
 
     fn each_unlotted_sale(
@@ -744,7 +734,8 @@ impl TraceData for Indexed<'_> {
     ) -> Result<(), TraceError> {
         let mut buf = String::new();
         let sales = self.index.unlotted_between(vendor, variety, from, to);
-        sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf)))
+        // Sales naming no lot.
+        sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, None)))
     }
 }
 

@@ -986,10 +986,6 @@ impl Walk<'_> {
 }
 
 fn convert(qty: f64, from: &str, to: &str) -> Option<f64> {
-    // Kilograms to kilograms, by far the most common, without reading the units.
-    if from == "kg" && to == "kg" {
-        return Some(qty);
-    }
     shian_domain::unit::convert(qty, Unit::parse(from)?, Unit::parse(to)?)
 }
 

@@ -230,9 +230,7 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
         );
     }
     println!("(mean size: nodes of Shian's tree, rows of the baseline's answer)");
-    let mut series: Vec<usize> = order.clone();
-    series.sort_unstable();
-    for &s in series.iter().filter(|_| slowest > 0) {
+    for s in (0..SERIES.len()).filter(|s| slowest > 0 && order.contains(s)) {
         let mut by_time: Vec<usize> = (0..times[s].len()).collect();
         by_time.sort_unstable_by_key(|&i| std::cmp::Reverse(times[s][i]));
         let slow = by_time
