@@ -54,21 +54,24 @@ pub struct TraceIndex {
     ext_format_ids: HashMap<(u16, u16, u8), u16>,
     ext_side: Vec<(u16, Box<str>)>,
     quantities: Vec<f64>,
-    /// Sorted by (lot code, vendor, time, id); `receipts_of[code]..receipts_of[code + 1]` are a
-    /// code's receipts (code 0: none).
+    /// Sorted by (lot code, vendor, time, id), those naming no lot first.
     receipts: Vec<Receipt>,
-    receipts_of: Vec<u32>,
-    /// Sorted by (lot code, vendor, time, id), those naming no lot by (vendor, variety, time, id).
+    /// Sorted by (lot code, vendor, time, id), those naming no lot first by (vendor, variety,
+    /// time, id).
     sales: Vec<Sale>,
-    sales_of: Vec<u32>,
+    /// Every (lot code, vendor) a receipt, a sale or a receipt's supplier lot names, sorted so,
+    /// with one more row at the end: a holding's receipts, sales and downstream receipts run up to
+    /// where the next holding's start.
+    holdings: Vec<Holding>,
+    /// `holdings_of[code]..holdings_of[code + 1]` are the holdings of a lot code.
+    holdings_of: Vec<u32>,
+    /// Receipts from a vendor naming its lot, by (supplier's holding, time, id).
+    down: Vec<Down>,
     /// Where each vendor's sales naming no lot start.
     unlotted: Directory,
     /// Receipts by (vendor, variety, time, id).
     by_variety: Vec<u32>,
     by_variety_of: Directory,
-    /// Receipts from a vendor naming its lot, by (supplier lot, supplier, time, id).
-    from_lot: Vec<u32>,
-    from_lot_of: Vec<u32>,
     /// Receipts from a vendor naming no lot, by (supplier, variety, time, id).
     from_unlotted: Vec<u32>,
     from_unlotted_of: Directory,
@@ -106,6 +109,55 @@ struct Receipt {
     certificate: u32,
 }
 
+/// A vendor's lot (a lot code at one vendor): where its receipts, sales and downstream receipts
+/// start, and the code's text when it is short (40 bytes: a hop of a trace reads one row, not the
+/// string arena).
+#[derive(Debug, Clone, Copy)]
+struct Holding {
+    vendor: u32,
+    lot: u32,
+    receipts: u32,
+    sales: u32,
+    down: u32,
+    text: Inline,
+}
+
+/// A lot code of up to [`Inline::MAX`] bytes kept in its row; longer ones are in the arena.
+#[derive(Debug, Clone, Copy)]
+struct Inline {
+    /// The length, or `u8::MAX` for a code kept in the arena only.
+    len: u8,
+    bytes: [u8; Inline::MAX],
+}
+
+impl Inline {
+    const MAX: usize = 19;
+
+    fn new(code: &str) -> Inline {
+        let mut bytes = [0; Inline::MAX];
+        match bytes.get_mut(..code.len()) {
+            Some(b) => {
+                b.copy_from_slice(code.as_bytes());
+                Inline { len: code.len() as u8, bytes }
+            }
+            None => Inline { len: u8::MAX, bytes },
+        }
+    }
+
+    fn get(&self) -> Option<&str> {
+        std::str::from_utf8(self.bytes.get(..usize::from(self.len))?).ok()
+    }
+}
+
+/// A receipt that came from a holding (its buyer named the lot as the supplier's lot): the
+/// receipt's id and row, and the buyer's holding (`NONE` when the receipt names no lot).
+#[derive(Debug, Clone, Copy)]
+struct Down {
+    id: u32,
+    row: u32,
+    holding: u32,
+}
+
 impl std::ops::Deref for Receipt {
     type Target = Record;
     fn deref(&self) -> &Record {
@@ -138,14 +190,13 @@ impl TraceIndex {
             ext_side: Vec::new(),
             quantities: Vec::new(),
             receipts: Vec::new(),
-            receipts_of: Vec::new(),
             sales: Vec::new(),
-            sales_of: Vec::new(),
+            holdings: Vec::new(),
+            holdings_of: Vec::new(),
+            down: Vec::new(),
             unlotted: Directory::default(),
             by_variety: Vec::new(),
             by_variety_of: Directory::default(),
-            from_lot: Vec::new(),
-            from_lot_of: Vec::new(),
             from_unlotted: Vec::new(),
             from_unlotted_of: Directory::default(),
             receipt_names: HashMap::default(),
@@ -220,15 +271,12 @@ impl TraceIndex {
 
     /// Sorts the rows and builds the offsets, permutations and directories.
     fn arrange(&mut self) {
-        let codes = self.strings.len();
         self.receipts.sort_unstable_by_key(|r| (r.lot, r.vendor, r.at, r.id));
-        self.receipts_of = offsets(self.receipts.iter().map(|r| r.lot), codes);
         self.sales.sort_unstable_by_key(|s| {
             let (vendor, variety) = if s.lot == 0 { (s.vendor, s.variety) } else { (s.vendor, 0) };
             (s.lot, vendor, variety, s.at, s.id)
         });
-        self.sales_of = offsets(self.sales.iter().map(|s| s.lot), codes);
-        let unlotted = &self.sales[..self.sales_of[1] as usize];
+        let unlotted = &self.sales[..self.sales.partition_point(|s| s.lot == 0)];
         self.unlotted = Directory::new(unlotted.iter().map(|s| s.vendor));
         let rs = &self.receipts;
         let all = 0..u32::try_from(rs.len()).unwrap_or(u32::MAX);
@@ -239,13 +287,12 @@ impl TraceIndex {
         });
         self.by_variety_of = Directory::new(self.by_variety.iter().map(|&i| rs[i as usize].vendor));
         let from_vendor = |r: &Receipt| r.kind & TAG == self.vendor_tag && r.party != NONE;
-        self.from_lot =
+        let mut from_lot: Vec<u32> =
             all.clone().filter(|&i| from_vendor(&rs[i as usize]) && rs[i as usize].supplier_lot != 0).collect();
-        self.from_lot.sort_unstable_by_key(|&i| {
+        from_lot.sort_unstable_by_key(|&i| {
             let r = &rs[i as usize];
             (r.supplier_lot, r.party, r.at, r.id)
         });
-        self.from_lot_of = offsets(self.from_lot.iter().map(|&i| rs[i as usize].supplier_lot), codes);
         self.from_unlotted =
             all.filter(|&i| from_vendor(&rs[i as usize]) && rs[i as usize].supplier_lot == 0).collect();
         self.from_unlotted.sort_unstable_by_key(|&i| {
@@ -253,8 +300,82 @@ impl TraceIndex {
             (r.party, r.variety, r.at, r.id)
         });
         self.from_unlotted_of = Directory::new(self.from_unlotted.iter().map(|&i| rs[i as usize].party));
+        self.hold(&from_lot);
         self.receipts.shrink_to_fit();
         self.sales.shrink_to_fit();
+    }
+
+    /// Builds the holdings (every (lot code, vendor) named by a receipt, a sale or a receipt's
+    /// supplier lot), their offsets per lot code and the downstream receipts of each (`from_lot`:
+    /// the receipts from a vendor's lot, by supplier lot, supplier, time and id).
+    fn hold(&mut self, from_lot: &[u32]) {
+        let (rs, ss) = (&self.receipts, &self.sales);
+        let supplier = |&i: &u32| (rs[i as usize].supplier_lot, rs[i as usize].party);
+        let mut keys: Vec<(u32, u32)> = Vec::new();
+        let mut add = |key: (u32, u32)| {
+            if key.0 != 0 && keys.last() != Some(&key) {
+                keys.push(key);
+            }
+        };
+        rs.iter().for_each(|r| add((r.lot, r.vendor)));
+        ss.iter().for_each(|s| add((s.lot, s.vendor)));
+        from_lot.iter().for_each(|i| add(supplier(i)));
+        keys.sort_unstable();
+        keys.dedup();
+        let (mut r, mut s, mut d) = (rs.partition_point(|r| r.lot == 0), ss.partition_point(|s| s.lot == 0), 0);
+        let mut holdings = Vec::with_capacity(keys.len() + 1);
+        for &(lot, vendor) in &keys {
+            let start = (r, s, d);
+            while rs.get(r).is_some_and(|x| (x.lot, x.vendor) == (lot, vendor)) {
+                r += 1;
+            }
+            while ss.get(s).is_some_and(|x| (x.lot, x.vendor) == (lot, vendor)) {
+                s += 1;
+            }
+            while from_lot.get(d).is_some_and(|i| supplier(i) == (lot, vendor)) {
+                d += 1;
+            }
+            let text = Inline::new(self.strings.get(lot));
+            holdings.push(Holding { vendor, lot, receipts: start.0 as u32, sales: start.1 as u32, down: start.2 as u32, text });
+        }
+        let end = Holding { vendor: NONE, lot: 0, receipts: r as u32, sales: s as u32, down: d as u32, text: Inline::new("") };
+        holdings.push(end);
+        self.holdings_of = offsets(keys.iter().map(|k| k.0), self.strings.len());
+        self.holdings = holdings;
+        let down = from_lot.iter().map(|&row| {
+            let r = &self.receipts[row as usize];
+            Down { id: r.id, row, holding: if r.lot == 0 { NONE } else { self.holding_at(r.lot, r.vendor).unwrap_or(NONE) } }
+        });
+        self.down = down.collect();
+    }
+
+    /// The holding of lot code `code` at `vendor`.
+    fn holding_at(&self, code: u32, vendor: u32) -> Option<u32> {
+        let (&a, &b) = (self.holdings_of.get(code as usize)?, self.holdings_of.get(code as usize + 1)?);
+        let i = self.holdings[a as usize..b as usize].binary_search_by_key(&vendor, |h| h.vendor).ok()?;
+        Some(a + i as u32)
+    }
+
+    /// A holding's receipts, sales and downstream receipts.
+    fn receipts_in(&self, h: u32) -> &[Receipt] {
+        let (a, b) = (&self.holdings[h as usize], &self.holdings[h as usize + 1]);
+        &self.receipts[a.receipts as usize..b.receipts as usize]
+    }
+
+    fn sales_in(&self, h: u32) -> &[Sale] {
+        let (a, b) = (&self.holdings[h as usize], &self.holdings[h as usize + 1]);
+        &self.sales[a.sales as usize..b.sales as usize]
+    }
+
+    fn down_in(&self, h: u32) -> &[Down] {
+        let (a, b) = (&self.holdings[h as usize], &self.holdings[h as usize + 1]);
+        &self.down[a.down as usize..b.down as usize]
+    }
+
+    /// A holding's lot code.
+    fn lot_text(&self, h: u32) -> &str {
+        let h = &self.holdings[h as usize];
+        h.text.get().unwrap_or_else(|| self.strings.get(h.lot))
     }
 
     /// A reader over this index and `store`, if the store still stands where the index was built;
@@ -263,8 +384,8 @@ impl TraceIndex {
         Ok((store.movements_version()? == self.version).then(|| Indexed {
             index: self,
             store,
-            last_code: RefCell::default(),
-            next_codes: RefCell::default(),
+            last: RefCell::new((NONE, String::new(), None)),
+            next: RefCell::default(),
         }))
     }
 
@@ -273,8 +394,9 @@ impl TraceIndex {
         let map = |n: usize, entry: usize| n * (entry + 1) * 8 / 7;
         let bytes = self.receipts.capacity() * size_of::<Receipt>()
             + self.sales.capacity() * size_of::<Sale>()
-            + (self.by_variety.capacity() + self.from_lot.capacity() + self.from_unlotted.capacity()) * 4
-            + (self.receipts_of.capacity() + self.sales_of.capacity() + self.from_lot_of.capacity()) * 4
+            + (self.by_variety.capacity() + self.from_unlotted.capacity() + self.holdings_of.capacity()) * 4
+            + self.holdings.capacity() * size_of::<Holding>()
+            + self.down.capacity() * size_of::<Down>()
             + (self.unlotted.bytes() + self.by_variety_of.bytes() + self.from_unlotted_of.bytes())
             + self.strings.bytes()
             + self.quantities.capacity() * 8
@@ -381,9 +503,16 @@ impl TraceIndex {
         }
     }
 
-    fn lend_receipt<'x>(&'x self, r: &Receipt, buf: &'x mut String, lot: Option<&'x str>) -> MovementRef<'x> {
+    /// A receipt lent as [`TraceIndex::lend`] does, with its supplier's lot code `supplier_lot`.
+    fn lend_receipt<'x>(
+        &'x self,
+        r: &Receipt,
+        buf: &'x mut String,
+        lot: Option<&'x str>,
+        supplier_lot: Option<&'x str>,
+    ) -> MovementRef<'x> {
         MovementRef {
-            supplier_lot: self.code(r.supplier_lot),
+            supplier_lot,
             certificate_id: (r.certificate != NONE).then_some(i64::from(r.certificate)),
             quarantine_no: (r.kind & QUARANTINED != 0)
                 .then(|| self.quarantine.get(&r.id).map(|&s| self.strings.get(s)))
@@ -397,7 +526,7 @@ impl TraceIndex {
     }
 
     fn receipt(&self, r: &Receipt) -> Movement {
-        self.lend_receipt(r, &mut String::new(), self.code(r.lot)).to_movement()
+        self.lend_receipt(r, &mut String::new(), self.code(r.lot), self.code(r.supplier_lot)).to_movement()
     }
 
     fn sale(&self, s: &Sale) -> Movement {
@@ -431,14 +560,6 @@ impl TraceIndex {
     /// The receipts at positions `picks` whose key lies in `[lo, hi]`.
     fn picked<K: Ord>(&self, picks: &[u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> Vec<Movement> {
         self.between(picks, key, lo, hi).iter().map(|&i| self.receipt(&self.receipts[i as usize])).collect()
-    }
-
-    /// A lot code's slice of `rows` given its offsets (empty for an unknown code).
-    fn of<'s, T>(&self, rows: &'s [T], offsets: &[u32], code: u32) -> &'s [T] {
-        match (offsets.get(code as usize), offsets.get(code as usize + 1)) {
-            (Some(&a), Some(&b)) => &rows[a as usize..b as usize],
-            _ => &[],
-        }
     }
 }
 
@@ -575,44 +696,54 @@ fn offsets(sorted_keys: impl Iterator<Item = u32>, max: usize) -> Vec<u32> {
 pub struct Indexed<'a> {
     index: &'a TraceIndex,
     store: &'a dyn Store,
-    /// The last lot code looked up and its id: a trace asks for a lot's sales, receipts and
-    /// downstream receipts in turn.
-    last_code: RefCell<(String, Option<u32>)>,
-    /// The ids of the lot codes a trace goes to next, found without a search of the index: the
-    /// lots of the downstream receipts read (forward), the supplier lots of the receipts lent
-    /// (backward).
-    next_codes: RefCell<HashMap<CompactString, u32>>,
+    /// The last (vendor, lot code) looked up and its holding: a trace asks for a lot's sales,
+    /// receipts and downstream receipts in turn.
+    last: RefCell<(u32, String, Option<u32>)>,
+    /// The holdings a trace goes to next, found without a search of the index: the lots of the
+    /// downstream receipts read (forward), the supplier lots of the receipts lent (backward).
+    next: RefCell<HashMap<(u32, CompactString), u32>>,
+}
+
+/// A (vendor, lot code) looked up among the next holdings without copying the code.
+#[derive(Hash)]
+struct NextLot<'a>(u32, &'a str);
+
+impl hashbrown::Equivalent<(u32, CompactString)> for NextLot<'_> {
+    fn equivalent(&self, key: &(u32, CompactString)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
 }
 
 impl<'a> Indexed<'a> {
-    /// The id of a lot code (or name) in the index.
-    fn code(&self, lot_code: &str) -> Option<u32> {
-        let mut last = self.last_code.borrow_mut();
-        if last.0 != lot_code || last.0.is_empty() {
-            last.0.clear();
-            last.0.push_str(lot_code);
-            last.1 = match self.next_codes.borrow().get(lot_code) {
-                Some(&code) => Some(code),
-                None => self.index.strings.find(lot_code),
+    /// The holding of a lot code at a vendor (none if either is unknown).
+    fn holding(&self, vendor: i64, lot_code: &str) -> Option<u32> {
+        let v = id32(vendor)?;
+        let mut last = self.last.borrow_mut();
+        if last.0 != v || last.1 != lot_code {
+            last.0 = v;
+            last.1.clear();
+            last.1.push_str(lot_code);
+            last.2 = match self.next.borrow().get(&NextLot(v, lot_code)) {
+                Some(&h) => Some(h),
+                None => self.index.strings.find(lot_code).and_then(|code| self.index.holding_at(code, v)),
             };
         }
-        last.1
+        last.2
     }
 
     /// A vendor's receipts of a lot code (empty if either is unknown).
     fn lot_receipts(&self, vendor: i64, lot_code: &str) -> &'a [Receipt] {
-        let ix = self.index;
-        let (Some(v), Some(code)) = (id32(vendor), self.code(lot_code)) else { return &[] };
-        let lot = ix.of(&ix.receipts, &ix.receipts_of, code);
-        &lot[lot.partition_point(|r| r.vendor < v)..lot.partition_point(|r| r.vendor <= v)]
+        self.holding(vendor, lot_code).map_or(&[], |h| self.index.receipts_in(h))
     }
 
     /// A vendor's sales naming a lot code (empty if either is unknown).
     fn lot_sales(&self, vendor: i64, lot_code: &str) -> &'a [Sale] {
-        let ix = self.index;
-        let (Some(v), Some(code)) = (id32(vendor), self.code(lot_code)) else { return &[] };
-        let lot = ix.of(&ix.sales, &ix.sales_of, code);
-        &lot[lot.partition_point(|s| s.vendor < v)..lot.partition_point(|s| s.vendor <= v)]
+        self.holding(vendor, lot_code).map_or(&[], |h| self.index.sales_in(h))
+    }
+
+    /// The receipts that came from a vendor's lot.
+    fn lot_down(&self, supplier: i64, supplier_lot: &str) -> &'a [Down] {
+        self.holding(supplier, supplier_lot).map_or(&[], |h| self.index.down_in(h))
     }
 }
 
@@ -634,13 +765,11 @@ impl TraceData for Indexed<'_> {
 
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
         let ix = self.index;
-        let Some(code) = self.code(lot_code) else { return Ok(Vec::new()) };
-        let receipts = ix.of(&ix.receipts, &ix.receipts_of, code).iter().map(|r| r.vendor);
-        let sales = ix.of(&ix.sales, &ix.sales_of, code).iter().map(|s| s.vendor);
-        let mut vendors: Vec<i64> = receipts.chain(sales).map(i64::from).collect();
-        vendors.sort_unstable();
-        vendors.dedup();
-        Ok(vendors)
+        let Some(code) = ix.strings.find(lot_code) else { return Ok(Vec::new()) };
+        let (a, b) = (ix.holdings_of[code as usize] as usize, ix.holdings_of[code as usize + 1] as usize);
+        // Holdings in ascending vendor order; those only named as a supplier's lot hold nothing.
+        let held = (a..b).filter(|&h| !ix.receipts_in(h as u32).is_empty() || !ix.sales_in(h as u32).is_empty());
+        Ok(held.map(|h| i64::from(ix.holdings[h].vendor)).collect())
     }
 
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
@@ -666,26 +795,27 @@ impl TraceData for Indexed<'_> {
 
     fn receipts_from_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Movement>> {
         let ix = self.index;
-        let (Some(v), Some(code)) = (id32(supplier), self.code(supplier_lot)) else { return Ok(Vec::new()) };
-        let picks = ix.of(&ix.from_lot, &ix.from_lot_of, code);
-        Ok(ix.picked(picks, |r| r.party, v, v))
+        Ok(self.lot_down(supplier, supplier_lot).iter().map(|d| ix.receipt(&ix.receipts[d.row as usize])).collect())
     }
 
     fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
         let ix = self.index;
-        let (Some(v), Some(code)) = (id32(supplier), self.code(supplier_lot)) else { return Ok(Vec::new()) };
-        let picks = ix.between(ix.of(&ix.from_lot, &ix.from_lot_of, code), |r| r.party, v, v);
-        let mut next = self.next_codes.borrow_mut();
-        let mut down = |r: &Receipt| Downstream {
-            id: i64::from(r.id),
-            vendor_id: i64::from(r.vendor),
-            lot_code: ix.code(r.lot).map(|lot| {
-                let lot = CompactString::new(lot);
-                next.insert(lot.clone(), r.lot);
-                lot
-            }),
+        let down = self.lot_down(supplier, supplier_lot);
+        let mut next = self.next.borrow_mut();
+        // The buyer's vendor and lot from its holding's row (which the trace reads next anyway);
+        // a receipt naming no lot from its own row.
+        let mut downstream = |d: &Down| match ix.holdings.get(d.holding as usize) {
+            Some(b) => {
+                let lot = CompactString::new(ix.lot_text(d.holding));
+                next.insert((b.vendor, lot.clone()), d.holding);
+                Downstream { id: i64::from(d.id), vendor_id: i64::from(b.vendor), lot_code: Some(lot) }
+            }
+            None => {
+                let r = &ix.receipts[d.row as usize];
+                Downstream { id: i64::from(d.id), vendor_id: i64::from(r.vendor), lot_code: None }
+            }
         };
-        Ok(picks.iter().map(|&i| down(&ix.receipts[i as usize])).collect())
+        Ok(down.iter().map(&mut downstream).collect())
     }
 
     fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
@@ -706,15 +836,22 @@ impl TraceData for Indexed<'_> {
     }
 
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
-        let mut buf = String::new();
+        let (ix, mut buf) = (self.index, String::new());
         let receipts = self.lot_receipts(vendor, lot_code);
         receipts.iter().try_for_each(|r| {
-            let m = self.index.lend_receipt(r, &mut buf, Some(lot_code));
-            // A backward trace goes on to the supplier's lot next.
-            if let Some(lot) = m.supplier_lot {
-                self.next_codes.borrow_mut().insert(CompactString::new(lot), r.supplier_lot);
-            }
-            f(&m)
+            // A backward trace goes on to a vendor supplier's lot next: its holding is remembered
+            // and its code read from the holding's row.
+            let from_vendor = r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0;
+            let supplier = from_vendor.then(|| ix.holding_at(r.supplier_lot, r.party)).flatten();
+            let supplier_lot = match supplier {
+                Some(h) => {
+                    let lot = ix.lot_text(h);
+                    self.next.borrow_mut().insert((r.party, CompactString::new(lot)), h);
+                    Some(lot)
+                }
+                None => ix.code(r.supplier_lot),
+            };
+            f(&ix.lend_receipt(r, &mut buf, Some(lot_code), supplier_lot))
         })
     }
 
