@@ -53,6 +53,10 @@ pub enum Bench {
         /// Also print the starts of the N slowest calls of each series (to look into the tail).
         #[arg(long, default_value_t = 0)]
         slowest: usize,
+        /// Timed rounds over the same starts (each in a new shuffled order); every figure is the
+        /// median of the rounds' figures, so one disturbed round does not set it.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// The province's rapid tests and samples imported from CSV with the supervision work running
     /// as in the server: total time, commit-to-notification delay (p50/p99), peak memory.
@@ -108,7 +112,9 @@ pub fn run(b: Bench) -> Result<ExitCode> {
     match b {
         Bench::Generate { scale, dir } => generate(&scale, &dir),
         Bench::Import { rows, dir } => import(rows, &dir),
-        Bench::Trace { starts, db, seed, only, slowest } => trace::run(starts, &db, seed, only.as_deref(), slowest),
+        Bench::Trace { starts, db, seed, only, slowest, rounds } => {
+            trace::run(starts, &db, seed, only.as_deref(), slowest, rounds.max(1))
+        }
         Bench::Web { db, seconds, connections } => web::run(&db, seconds, connections),
         Bench::Public { db, seconds, rate, connections, overload_connections, vendors, cold, cold_rate } => {
             public::run(&public::Options {

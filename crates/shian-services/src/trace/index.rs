@@ -768,8 +768,15 @@ impl TraceData for Indexed<'_> {
         let Some(code) = ix.strings.find(lot_code) else { return Ok(Vec::new()) };
         let (a, b) = (ix.holdings_of[code as usize] as usize, ix.holdings_of[code as usize + 1] as usize);
         // Holdings in ascending vendor order; those only named as a supplier's lot hold nothing.
-        let held = (a..b).filter(|&h| !ix.receipts_in(h as u32).is_empty() || !ix.sales_in(h as u32).is_empty());
-        Ok(held.map(|h| i64::from(ix.holdings[h].vendor)).collect())
+        // The trace reads the lot at each holder next: remembered, so it needs no search.
+        let mut next = self.next.borrow_mut();
+        let mut vendors = Vec::new();
+        for h in (a as u32..b as u32).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
+            let vendor = ix.holdings[h as usize].vendor;
+            next.insert((vendor, CompactString::new(lot_code)), h);
+            vendors.push(i64::from(vendor));
+        }
+        Ok(vendors)
     }
 
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {

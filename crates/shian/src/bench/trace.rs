@@ -22,7 +22,9 @@
 //! pages come into SQLite's and the operating system's caches, as on a running server; this helps
 //! the SQL series, not the index). Then for each start the measured calls run in a shuffled
 //! order, so neither side is systematically the one that warms the processor's caches for the
-//! other. The comparison
+//! other. The timed round is repeated (`--rounds`, 3 by default) and every figure printed is the
+//! median of the rounds' figures: on a shared machine one disturbed round moves a p99 by tens of
+//! per cent, and the ratio with it. The comparison
 //! uses confirmed links only on both sides (`confirmed_only = true`); Shian's default run (with
 //! FIFO-inferred links) is measured too and shown without a baseline (plain recursive SQL has no
 //! equivalent of the inference).
@@ -103,7 +105,7 @@ const SERIES: [&str; 10] = [
     "forward   shian database, default",
 ];
 
-pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usize) -> Result<()> {
+pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usize, rounds: usize) -> Result<()> {
     let path = db.strip_prefix("sqlite://").unwrap_or(db);
     if !std::path::Path::new(path).exists() {
         bail!("database {path} does not exist (make it with `shian bench generate --scale province`)");
@@ -142,7 +144,8 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
 
     let confirmed = TraceOptions { confirmed_only: true, ..Default::default() };
     let default = TraceOptions::default();
-    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
+    // Per round and series, one time per start; answers of the last round.
+    let mut times: Vec<Vec<Vec<Duration>>> = vec![vec![Vec::with_capacity(lots.len()); SERIES.len()]; rounds];
     let mut answers: Vec<Vec<Answer>> = vec![Vec::with_capacity(lots.len()); SERIES.len()];
     let mut order: Vec<usize> =
         (0..SERIES.len()).filter(|&s| only.is_none_or(|o| o.split('|').any(|part| SERIES[s].contains(part)))).collect();
@@ -175,7 +178,7 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
     };
     // Warm-up: every series once from every start, untimed, so that the database's pages are in
     // SQLite's and the operating system's caches, as on a running server.
-    let progress = indicatif::ProgressBar::new(2 * lots.len() as u64);
+    let progress = indicatif::ProgressBar::new((1 + rounds as u64) * lots.len() as u64);
     let starts: Vec<Start> = lots.iter().map(|l| Start::Lot(l.clone())).collect();
     for (lot, start) in lots.iter().zip(&starts) {
         for &s in &order {
@@ -183,14 +186,16 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
         }
         progress.inc(1);
     }
-    for (lot, start) in lots.iter().zip(&starts) {
+    for (round, (lot, start)) in (0..rounds).flat_map(|r| lots.iter().zip(&starts).map(move |l| (r, l))) {
         order.shuffle(&mut shuffle);
         let mut trees: [Option<TraceTree>; SERIES.len()] = Default::default();
         for &s in &order {
             let started = Instant::now();
             let (tree, answer) = call(s, lot, start, &mut stale)?;
-            times[s].push(started.elapsed());
-            answers[s].push(answer);
+            times[round][s].push(started.elapsed());
+            if round + 1 == rounds {
+                answers[s].push(answer);
+            }
             trees[s] = tree;
         }
         // The index and the database give the same tree, node for node.
@@ -213,24 +218,33 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
         "trace (ms)", "p50", "p95", "p99", "max", "mean", "mean size", "truncated"
     );
     let mut p99 = [0.0; SERIES.len()];
+    let mut p99_rounds: Vec<Vec<f64>> = vec![Vec::new(); SERIES.len()];
     for (s, name) in SERIES.iter().enumerate() {
-        let mut t: Vec<f64> = times[s].iter().map(|d| d.as_secs_f64() * 1e3).collect();
-        t.sort_by(f64::total_cmp);
-        let mean = t.iter().sum::<f64>() / t.len().max(1) as f64;
-        p99[s] = quantile(&t, 0.99);
+        let figures: Vec<Figures> = times.iter().map(|round| Figures::of(&round[s])).collect();
+        let figure = |f: fn(&Figures) -> f64| median(figures.iter().map(f).collect());
+        p99[s] = figure(|f| f.p99);
+        p99_rounds[s] = figures.iter().map(|f| f.p99).collect();
         let size = answers[s].iter().map(|a| a.size).sum::<usize>() as f64 / answers[s].len().max(1) as f64;
         let truncated = answers[s].iter().filter(|a| a.truncated).count();
         println!(
             "{name:<38} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {size:>11.1} {truncated:>9}",
-            quantile(&t, 0.5),
-            quantile(&t, 0.95),
+            figure(|f| f.p50),
+            figure(|f| f.p95),
             p99[s],
-            t.last().copied().unwrap_or(0.0),
-            mean,
+            figure(|f| f.max),
+            figure(|f| f.mean),
         );
     }
-    println!("(mean size: nodes of Shian's tree, rows of the baseline's answer)");
+    println!("(each figure the median of {rounds} rounds; mean size: nodes of Shian's tree, rows of the baseline's answer)");
+    if rounds > 1 {
+        for (name, a, b) in [("backward", 0, 1), ("forward", 5, 6)] {
+            let each = p99_rounds[a].iter().zip(&p99_rounds[b]);
+            let each: Vec<String> = each.map(|(x, y)| format!("{x:.3}/{y:.3} = {:.1}", x / y)).collect();
+            println!("p99 per round, {name} baseline / index confirmed: {}", each.join("; "));
+        }
+    }
     for s in (0..SERIES.len()).filter(|s| slowest > 0 && order.contains(s)) {
+        let times = &times[rounds - 1];
         let mut by_time: Vec<usize> = (0..times[s].len()).collect();
         by_time.sort_unstable_by_key(|&i| std::cmp::Reverse(times[s][i]));
         let slow = by_time
@@ -259,7 +273,7 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
         agree(5, 6),
         lots.len()
     );
-    println!("index and database give the same tree: {same_trees}/{} traces", 4 * lots.len());
+    println!("index and database give the same tree: {same_trees}/{} traces", 4 * lots.len() * rounds);
     println!(
         "goals (index): backward p99 ≤ 5 ms: {}; forward p99 ≤ 50 ms: {}; ≥ 10× the baseline at p99: {}",
         yes(p99[1] <= 5.0 && p99[2] <= 5.0),
@@ -273,6 +287,35 @@ pub fn run(starts: usize, db: &str, seed: u64, only: Option<&str>, slowest: usiz
 
 fn yes(b: bool) -> &'static str {
     if b { "met" } else { "NOT met" }
+}
+
+/// The figures of one series in one round, in milliseconds.
+struct Figures {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Figures {
+    fn of(times: &[Duration]) -> Figures {
+        let mut t: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        t.sort_by(f64::total_cmp);
+        Figures {
+            p50: quantile(&t, 0.5),
+            p95: quantile(&t, 0.95),
+            p99: quantile(&t, 0.99),
+            max: t.last().copied().unwrap_or(0.0),
+            mean: t.iter().sum::<f64>() / t.len().max(1) as f64,
+        }
+    }
+}
+
+/// The median of some values (the lower middle one of an even number).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
 }
 
 /// The `q` quantile of sorted values (nearest rank).
@@ -370,12 +413,13 @@ fn baseline_forward(conn: &Connection, lot: &str) -> Result<Answer> {
 
 #[cfg(test)]
 mod tests {
-    use super::quantile;
+    use super::{median, quantile};
 
     #[test]
     fn quantiles_are_nearest_rank() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!((quantile(&v, 0.5), quantile(&v, 0.99), quantile(&v, 1.0)), (50.0, 99.0, 100.0));
         assert_eq!(quantile(&[], 0.5), 0.0);
+        assert_eq!((median(vec![3.0, 1.0, 2.0]), median(vec![4.0, 1.0, 3.0, 2.0]), median(vec![])), (2.0, 2.0, 0.0));
     }
 }
