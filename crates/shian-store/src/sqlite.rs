@@ -13,6 +13,7 @@ use crate::{
 };
 
 mod accounts;
+mod fingerprint;
 mod public;
 mod query;
 mod supervision;
@@ -30,9 +31,20 @@ const CHUNK: usize = 64;
 /// A Shian database in one SQLite file.
 pub struct SqliteStore {
     conn: Connection,
-    /// The last [`MovementsVersion`] read, with the connection's `data_version` and
-    /// `total_changes` then: while neither moved, nobody committed anything and it still holds.
-    version: std::cell::Cell<Option<(i64, u64, MovementsVersion)>>,
+    /// The last [`MovementsVersion`] read, with what stood when it was read.
+    version: std::cell::Cell<Option<Versioned>>,
+    /// The bytes every commit rewrites, to check for commits without asking SQLite.
+    fingerprint: std::cell::RefCell<Option<fingerprint::Fingerprint>>,
+}
+
+/// A [`MovementsVersion`] and the connection's `data_version`, `total_changes` and the files'
+/// fingerprint when it was read: while none of them moved, nobody committed anything.
+#[derive(Clone, Copy)]
+struct Versioned {
+    data_version: i64,
+    changes: u64,
+    print: Option<fingerprint::Print>,
+    version: MovementsVersion,
 }
 
 struct Param<'a>(&'a Value);
@@ -191,7 +203,7 @@ impl SqliteStore {
         conn.pragma_update(None, "threads", 2)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         embedded::migrations::runner().run(&mut conn).map_err(|e| StoreError::Migration(e.to_string()))?;
-        let mut store = SqliteStore { conn, version: std::cell::Cell::new(None) };
+        let mut store = SqliteStore { conn, version: std::cell::Cell::new(None), fingerprint: Default::default() };
         store.seed_reference_data()?;
         store.restore_indexes()?;
         Ok(store)
@@ -551,15 +563,32 @@ impl Store for SqliteStore {
     }
 
     fn movements_version(&self) -> Result<MovementsVersion> {
-        // `data_version` moves when another connection commits, `total_changes` when this one
-        // writes: while both stand still, the last answer is still right (and a trace through
-        // the index checks freshness for the price of one pragma).
-        let data_version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        // `total_changes` moves when this connection writes, the fingerprint and `data_version`
+        // when another one commits: while they stand still, the last answer is still right (and
+        // a trace through the index checks freshness for the price of two `pread`s).
         let changes = self.conn.total_changes();
-        if let Some((d, c, v)) = self.version.get()
-            && (d, c) == (data_version, changes)
+        let last = self.version.get();
+        let print = || self.fingerprint.borrow().as_ref().and_then(|f| f.read());
+        if let Some(last) = last
+            && last.changes == changes
+            && last.print.is_some()
+            && print() == last.print
         {
-            return Ok(v);
+            return Ok(last.version);
+        }
+        // This connection wrote (a bulk load may have replaced the `-shm` file), or there is no
+        // fingerprint yet: open the files again.
+        if last.is_none_or(|l| l.changes != changes || l.print.is_none()) {
+            let path = self.conn.path().unwrap_or_default();
+            self.fingerprint.replace(fingerprint::Fingerprint::open(path));
+        }
+        let print = print();
+        let data_version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        if let Some(last) = last
+            && (last.data_version, last.changes) == (data_version, changes)
+        {
+            self.version.set(Some(Versioned { print, ..last }));
+            return Ok(last.version);
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT (SELECT COALESCE(MAX(id), 0) FROM inbound), (SELECT COALESCE(MAX(id), 0) FROM outbound),
@@ -568,7 +597,7 @@ impl Store for SqliteStore {
         let v = stmt.query_row([], |r| {
             Ok(MovementsVersion { inbound_max: r.get(0)?, outbound_max: r.get(1)?, changes: r.get(2)? })
         })?;
-        self.version.set(Some((data_version, changes, v)));
+        self.version.set(Some(Versioned { data_version, changes, print, version: v }));
         Ok(v)
     }
 
