@@ -336,15 +336,33 @@ impl TraceIndex {
                 d += 1;
             }
             let text = Inline::new(self.strings.get(lot));
-            holdings.push(Holding { vendor, lot, receipts: start.0 as u32, sales: start.1 as u32, down: start.2 as u32, text });
+            holdings.push(Holding {
+                vendor,
+                lot,
+                receipts: start.0 as u32,
+                sales: start.1 as u32,
+                down: start.2 as u32,
+                text,
+            });
         }
-        let end = Holding { vendor: NONE, lot: 0, receipts: r as u32, sales: s as u32, down: d as u32, text: Inline::new("") };
+        let end = Holding {
+            vendor: NONE,
+            lot: 0,
+            receipts: r as u32,
+            sales: s as u32,
+            down: d as u32,
+            text: Inline::new(""),
+        };
         holdings.push(end);
         self.holdings_of = offsets(keys.iter().map(|k| k.0), self.strings.len());
         self.holdings = holdings;
         let down = from_lot.iter().map(|&row| {
             let r = &self.receipts[row as usize];
-            Down { id: r.id, row, holding: if r.lot == 0 { NONE } else { self.holding_at(r.lot, r.vendor).unwrap_or(NONE) } }
+            Down {
+                id: r.id,
+                row,
+                holding: if r.lot == 0 { NONE } else { self.holding_at(r.lot, r.vendor).unwrap_or(NONE) },
+            }
         });
         self.down = down.collect();
     }
@@ -384,7 +402,7 @@ impl TraceIndex {
         Ok((store.movements_version()? == self.version).then(|| Indexed {
             index: self,
             store,
-            last: RefCell::new((NONE, String::new(), None)),
+            last: RefCell::new((NONE, CompactString::default(), None)),
             next: RefCell::default(),
         }))
     }
@@ -438,7 +456,7 @@ impl TraceIndex {
     }
 
     /// Writes the external id `ext` into `buf` (cleared first) and gives its source.
-    fn ext_into(&self, ext: u64, buf: &mut String) -> &str {
+    fn ext_into(&self, ext: u64, buf: &mut CompactString) -> &str {
         buf.clear();
         let (format, n) = (ext >> 48, ext & ((1 << 48) - 1));
         if format == EXT_SIDE {
@@ -480,7 +498,7 @@ impl TraceIndex {
         &'x self,
         r: &Record,
         names: &HashMap<u32, u32>,
-        buf: &'x mut String,
+        buf: &'x mut CompactString,
         lot: Option<&'x str>,
     ) -> MovementRef<'x> {
         let source = self.ext_into(r.ext, buf);
@@ -507,7 +525,7 @@ impl TraceIndex {
     fn lend_receipt<'x>(
         &'x self,
         r: &Receipt,
-        buf: &'x mut String,
+        buf: &'x mut CompactString,
         lot: Option<&'x str>,
         supplier_lot: Option<&'x str>,
     ) -> MovementRef<'x> {
@@ -521,16 +539,16 @@ impl TraceIndex {
         }
     }
 
-    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut String, lot: Option<&'x str>) -> MovementRef<'x> {
+    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut CompactString, lot: Option<&'x str>) -> MovementRef<'x> {
         self.lend(s, &self.sale_names, buf, lot)
     }
 
     fn receipt(&self, r: &Receipt) -> Movement {
-        self.lend_receipt(r, &mut String::new(), self.code(r.lot), self.code(r.supplier_lot)).to_movement()
+        self.lend_receipt(r, &mut CompactString::default(), self.code(r.lot), self.code(r.supplier_lot)).to_movement()
     }
 
     fn sale(&self, s: &Sale) -> Movement {
-        self.lend_sale(s, &mut String::new(), self.code(s.lot)).to_movement()
+        self.lend_sale(s, &mut CompactString::default(), self.code(s.lot)).to_movement()
     }
 
     /// A vendor's sales of a variety in `[from, to]` naming no lot.
@@ -698,7 +716,7 @@ pub struct Indexed<'a> {
     store: &'a dyn Store,
     /// The last (vendor, lot code) looked up and its holding: a trace asks for a lot's sales,
     /// receipts and downstream receipts in turn.
-    last: RefCell<(u32, String, Option<u32>)>,
+    last: RefCell<(u32, CompactString, Option<u32>)>,
     /// The holdings a trace goes to next, found without a search of the index: the lots of the
     /// downstream receipts read (forward), the supplier lots of the receipts lent (backward).
     next: RefCell<HashMap<(u32, CompactString), u32>>,
@@ -843,7 +861,7 @@ impl TraceData for Indexed<'_> {
     }
 
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
-        let (ix, mut buf) = (self.index, String::new());
+        let (ix, mut buf) = (self.index, CompactString::default());
         let receipts = self.lot_receipts(vendor, lot_code);
         receipts.iter().try_for_each(|r| {
             // A backward trace goes on to a vendor supplier's lot next: its holding is remembered
@@ -863,7 +881,8 @@ impl TraceData for Indexed<'_> {
     }
 
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
-        let mut buf = String::new();
+        // Inline: an external id of up to 24 bytes needs no allocation.
+        let mut buf = CompactString::default();
         let sales = self.lot_sales(vendor, lot_code);
         sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, Some(lot_code))))
     }
@@ -876,7 +895,8 @@ impl TraceData for Indexed<'_> {
         to: i64,
         f: &mut Visit<'_>,
     ) -> Result<(), TraceError> {
-        let mut buf = String::new();
+        // Inline: an external id of up to 24 bytes needs no allocation.
+        let mut buf = CompactString::default();
         let sales = self.index.unlotted_between(vendor, variety, from, to);
         // Sales naming no lot.
         sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, None)))

@@ -19,7 +19,7 @@
 //! again, marked `seen_before`, without its subtree); `max_depth` and `max_nodes` stop runaway
 //! traces and set `truncated`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
@@ -513,12 +513,8 @@ impl<'a> Walk<'a> {
         }
         self.nodes += 1;
         match key {
-            Some((vendor, lot)) if self.seen.contains(&SeenLot(vendor, lot)) => Enter::SeenBefore,
-            Some((vendor, lot)) => {
-                self.seen.insert((vendor, CompactString::new(lot)));
-                Enter::Yes
-            }
-            None => Enter::Yes,
+            Some((vendor, lot)) if !self.seen.insert((vendor, CompactString::new(lot))) => Enter::SeenBefore,
+            _ => Enter::Yes,
         }
     }
 
@@ -576,17 +572,6 @@ impl<'a> Walk<'a> {
     fn vendor_node(&mut self, vendor: i64, lot: Option<&str>, link: Option<Link>) -> Result<Node, TraceError> {
         let party = self.party_ref("vendor", Some(vendor), None)?;
         Ok(self.node(party, lot, link))
-    }
-}
-
-/// A (vendor, lot code) looked up among the lots seen without copying the code: it hashes and
-/// compares as the stored `(i64, CompactString)` (which hashes as its text).
-#[derive(Hash)]
-struct SeenLot<'a>(i64, &'a str);
-
-impl hashbrown::Equivalent<(i64, CompactString)> for SeenLot<'_> {
-    fn equivalent(&self, key: &(i64, CompactString)) -> bool {
-        self.0 == key.0 && self.1 == key.1
     }
 }
 
@@ -736,6 +721,30 @@ impl Folded {
     }
 }
 
+/// The receipts of buyer vendors waiting for the sales they pair with: each buyer's in time order,
+/// taken in turn by its sales.
+struct Waiting(Vec<(i64, Option<Downstream>)>);
+
+impl Waiting {
+    fn new(downstream: Vec<Downstream>) -> Waiting {
+        let mut waiting: Vec<_> = downstream.into_iter().map(|d| (d.vendor_id, Some(d))).collect();
+        // Stable: a buyer's receipts stay in time order.
+        waiting.sort_by_key(|(buyer, _)| *buyer);
+        Waiting(waiting)
+    }
+
+    /// The buyer's earliest receipt not taken yet.
+    fn take(&mut self, buyer: i64) -> Option<Downstream> {
+        let at = self.0.partition_point(|(b, _)| *b < buyer);
+        self.0[at..].iter_mut().take_while(|(b, _)| *b == buyer).find_map(|(_, d)| d.take())
+    }
+
+    /// The receipts no sale took, by buyer, each buyer's in time order.
+    fn rest(self) -> impl Iterator<Item = Downstream> {
+        self.0.into_iter().filter_map(|(_, d)| d)
+    }
+}
+
 /// Forward: from a lot to its sales and to the lots its buyers started.
 impl Walk<'_> {
     fn forward_certificate(&mut self, cert_no: &str) -> Result<Node, TraceError> {
@@ -876,15 +885,12 @@ impl Walk<'_> {
         depth: usize,
         folded: &mut Folded,
     ) -> Result<Vec<Node>, TraceError> {
-        let mut at_buyer: BTreeMap<i64, VecDeque<Downstream>> = BTreeMap::new();
-        for r in downstream {
-            at_buyer.entry(r.vendor_id).or_default().push_back(r);
-        }
+        let mut waiting = Waiting::new(downstream);
         let mut out = Vec::new();
         let store = self.store;
         let mut each = |s: &MovementRef<'_>| -> Result<(), TraceError> {
             let received = match (s.party_kind, s.party_id) {
-                ("vendor", Some(b)) => at_buyer.get_mut(&b).and_then(|q| q.pop_front()),
+                ("vendor", Some(b)) => waiting.take(b),
                 _ => None,
             };
             match received {
@@ -902,7 +908,7 @@ impl Walk<'_> {
                 })?
             }
         }
-        for d in at_buyer.into_values().flatten() {
+        for d in waiting.rest() {
             let via = link(&self.receipt(d.id)?.borrowed(), "inbound", basis.cloned());
             out.push(self.forward_receipt(d, via, depth)?);
         }
@@ -989,8 +995,26 @@ fn convert(qty: f64, from: &str, to: &str) -> Option<f64> {
     shian_domain::unit::convert(qty, Unit::parse(from)?, Unit::parse(to)?)
 }
 
-fn kilograms(l: &Link) -> f64 {
-    convert(l.quantity, &l.unit, "kg").unwrap_or(0.0)
+/// Kilograms of links, with the last unit's conversion remembered (a trace's links are mostly in
+/// one or two units).
+#[derive(Default)]
+struct Kilograms<'a> {
+    last: Option<(&'a str, Option<f64>)>,
+}
+
+impl<'a> Kilograms<'a> {
+    fn of(&mut self, l: &'a Link) -> f64 {
+        let per_unit = match self.last {
+            Some((unit, per_unit)) if unit == l.unit => per_unit,
+            _ => {
+                let per_unit = convert(1.0, &l.unit, "kg");
+                self.last = Some((&l.unit, per_unit));
+                per_unit
+            }
+        };
+        // Exactly `convert(quantity, unit, "kg")`: a mass unit's factor times the quantity.
+        per_unit.map_or(0.0, |k| l.quantity * k)
+    }
 }
 
 /// Sets a forward trace's totals per kind of recipient and per region (over every non-root
@@ -998,15 +1022,16 @@ fn kilograms(l: &Link) -> f64 {
 pub fn recount(tree: &mut TraceTree) {
     let mut kinds = Groups::default();
     let mut regions = Groups::default();
-    // (per region, group, kind, id): the recipients with an id already counted in a group (once
-    // per kind of party).
-    let mut counted: HashSet<(bool, usize, &str, i64)> = HashSet::with_capacity(tree.nodes * 2);
+    let mut kilograms = Kilograms::default();
+    // (kind's group, region's group or `usize::MAX` for the kind's own count, id): the recipients
+    // with an id already counted in a group (once per kind of party).
+    let mut counted: HashSet<(usize, usize, i64)> = HashSet::with_capacity(tree.nodes * 2);
     let roots = &tree.roots;
     let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
     while let Some((n, parent)) = stack.pop() {
         stack.extend(n.children.iter().map(|c| (c, n)));
         let Some(l) = &n.link else { continue };
-        let kg = kilograms(l);
+        let kg = kilograms.of(l);
         // The recipient's region, or for consumers and other anonymous buyers the region of the
         // vendor who sold to them.
         let region = match (&n.party.region, n.party.id) {
@@ -1014,14 +1039,15 @@ pub fn recount(tree: &mut TraceTree) {
             (None, None) => parent.party.region.as_deref().unwrap_or_default(),
             (None, Some(_)) => "",
         };
-        for (per_region, groups, key) in [(false, &mut kinds, n.party.kind.as_str()), (true, &mut regions, region)] {
-            let g = groups.of(key);
+        let kind = kinds.of(n.party.kind.as_str());
+        let (by_kind, by_region) = ((kind, usize::MAX), (kind, regions.of(region)));
+        for (groups, (kind, at), g) in [(&mut kinds, by_kind, kind), (&mut regions, by_region, by_region.1)] {
             let t = &mut groups.list[g].1;
             t.records += n.records;
             t.quantity_kg += kg;
             t.inferred_records += if l.inferred { n.records } else { 0 };
             match n.party.id {
-                Some(id) if counted.insert((per_region, g, &n.party.kind, id)) => {
+                Some(id) if counted.insert((kind, at, id)) => {
                     t.recipients += 1;
                     t.school_canteens += usize::from(n.party.school);
                 }
