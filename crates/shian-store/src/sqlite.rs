@@ -563,9 +563,9 @@ impl Store for SqliteStore {
     }
 
     fn movements_version(&self) -> Result<MovementsVersion> {
-        // `total_changes` moves when this connection writes, the fingerprint and `data_version`
-        // when another one commits: while they stand still, the last answer is still right (and
-        // a trace through the index checks freshness for the price of two `pread`s).
+        // `total_changes` moves when this connection writes, the WAL index header and
+        // `data_version` when another one commits: while they stand still, the last answer is
+        // still right (and a trace through the index checks freshness for one `pread`).
         let changes = self.conn.total_changes();
         let last = self.version.get();
         let print = || self.fingerprint.borrow().as_ref().and_then(|f| f.read());
@@ -664,6 +664,33 @@ mod tests {
             assert_eq!(cols.len(), def.fields.len() + 1, "{} has columns the kind does not describe", def.table);
             drop(stmt);
         }
+    }
+
+    /// The freshness check reads the WAL index header instead of asking SQLite while it stands
+    /// still: any other connection's commit must still be seen at once, and no connection can
+    /// take the database out of WAL mode (where commits would not touch that header) meanwhile.
+    #[test]
+    fn another_connections_commit_moves_the_version_and_none_can_leave_wal_mode_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let path = path.to_str().unwrap();
+        let (reader, writer) = (SqliteStore::open(path).unwrap(), SqliteStore::open(path).unwrap());
+        let bump = |w: &SqliteStore| w.conn.execute("UPDATE trace_changes SET n = n + 1 WHERE id = 1", []).unwrap();
+        let v0 = reader.movements_version().unwrap();
+        assert_eq!(reader.movements_version().unwrap(), v0, "nothing committed");
+        for round in 1..=3 {
+            bump(&writer);
+            let v = reader.movements_version().unwrap();
+            assert_eq!(v.changes, v0.changes + round, "another connection's commit, round {round}");
+            assert_eq!(reader.movements_version().unwrap(), v);
+        }
+        bump(&reader);
+        assert_eq!(reader.movements_version().unwrap().changes, v0.changes + 4, "the reader's own commit");
+        writer.conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let off = writer.conn.query_row("PRAGMA journal_mode = OFF", [], |r| r.get::<_, String>(0));
+        assert!(off.is_err() || off.is_ok_and(|m| m == "wal"), "left WAL mode while another connection was open");
+        bump(&writer);
+        assert_eq!(reader.movements_version().unwrap().changes, v0.changes + 5, "a commit after the refused switch");
     }
 
     #[test]

@@ -308,7 +308,8 @@ pub struct Link {
     pub at: i64,
     pub time: ChinaTime,
     pub inferred: bool,
-    pub basis: Option<Basis>,
+    /// Shared by the links one inference made (a lot's inferred sales).
+    pub basis: Option<Arc<Basis>>,
     /// The animal quarantine certificate (动物检疫合格证明) a receipt came with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<String>,
@@ -468,7 +469,8 @@ enum Enter {
 
 impl<'a> Walk<'a> {
     fn new(store: &'a dyn TraceData, opts: TraceOptions) -> Self {
-        Walk { store, opts, seen: HashSet::default(), nodes: 0, truncated: false }
+        // Room for the lots of most traces without growing.
+        Walk { store, opts, seen: HashSet::with_capacity(32), nodes: 0, truncated: false }
     }
 
     fn finish(self, direction: Direction, start: &Start, roots: Vec<Node>) -> TraceTree {
@@ -576,7 +578,7 @@ impl<'a> Walk<'a> {
 }
 
 /// A link made from a receipt or sale.
-fn link(m: &MovementRef<'_>, record: &'static str, basis: Option<Basis>) -> Link {
+fn link(m: &MovementRef<'_>, record: &'static str, basis: Option<Arc<Basis>>) -> Link {
     Link {
         record,
         id: m.id,
@@ -626,7 +628,8 @@ impl Walk<'_> {
         let record = if m.vendor_id == seller { "outbound" } else { "inbound" };
         let mut out = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
-            let via = link(m, record, Some(fifo_basis(self.opts.window_days, i + 1, candidates.len())));
+            let basis = fifo_basis(self.opts.window_days, i + 1, candidates.len());
+            let via = link(m, record, Some(Arc::new(basis)));
             out.push(match &c.lot_code {
                 Some(lot) => self.back_lot(seller, lot, Some(via), depth)?,
                 None => self.back_group(seller, std::slice::from_ref(c), via, depth)?,
@@ -881,7 +884,7 @@ impl Walk<'_> {
         &mut self,
         sales: Sales<'_>,
         downstream: Vec<Downstream>,
-        basis: Option<&Basis>,
+        basis: Option<&Arc<Basis>>,
         depth: usize,
         folded: &mut Folded,
     ) -> Result<Vec<Node>, TraceError> {
@@ -919,7 +922,7 @@ impl Walk<'_> {
     fn fold(
         &mut self,
         s: &MovementRef<'_>,
-        basis: Option<&Basis>,
+        basis: Option<&Arc<Basis>>,
         depth: usize,
         folded: &mut Folded,
     ) -> Result<(), TraceError> {
@@ -987,7 +990,7 @@ impl Walk<'_> {
             ),
         };
         let sales = Sales::Unnamed { vendor, variety, from, to, covered: &covered };
-        self.forward_sales(sales, downstream, Some(&basis), depth, folded)
+        self.forward_sales(sales, downstream, Some(&Arc::new(basis)), depth, folded)
     }
 }
 
@@ -1076,14 +1079,24 @@ pub fn recount(tree: &mut TraceTree) {
 struct Groups<'a> {
     at: HashMap<&'a str, usize>,
     list: Vec<(&'a str, Total)>,
+    last: Option<(&'a str, usize)>,
 }
 
 impl<'a> Groups<'a> {
+    /// The group of `key` (nodes come in runs of one kind and one region: the last group is
+    /// tried first).
     fn of(&mut self, key: &'a str) -> usize {
-        *self.at.entry(key).or_insert_with(|| {
+        if let Some((k, g)) = self.last
+            && k == key
+        {
+            return g;
+        }
+        let g = *self.at.entry(key).or_insert_with(|| {
             self.list.push((key, Total::default()));
             self.list.len() - 1
-        })
+        });
+        self.last = Some((key, g));
+        g
     }
 
     /// The totals, by key.
