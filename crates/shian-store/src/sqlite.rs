@@ -33,12 +33,13 @@ pub struct SqliteStore {
     conn: Connection,
     /// The last [`MovementsVersion`] read, with what stood when it was read.
     version: std::cell::Cell<Option<Versioned>>,
-    /// The bytes every commit rewrites, to check for commits without asking SQLite.
+    /// The WAL index header that every other connection's commit rewrites, to check for commits
+    /// without asking SQLite.
     fingerprint: std::cell::RefCell<Option<fingerprint::Fingerprint>>,
 }
 
-/// A [`MovementsVersion`] and the connection's `data_version`, `total_changes` and the files'
-/// fingerprint when it was read: while none of them moved, nobody committed anything.
+/// A [`MovementsVersion`] and the connection's `data_version`, `total_changes` and the WAL index
+/// header when it was read: while none of them moved, nobody committed anything.
 #[derive(Clone, Copy)]
 struct Versioned {
     data_version: i64,

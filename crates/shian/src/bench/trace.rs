@@ -414,46 +414,22 @@ enum Rows {
 
 /// The baseline's backward answer.
 fn baseline_backward(conn: &Connection, lot: &str) -> Result<Rows> {
-    let mut stmt = conn.prepare_cached(BASELINE_BACKWARD)?;
-    let rows = stmt.query_map([lot], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-            r.get(9)?,
-            r.get(10)?,
-            r.get(11)?,
-            r.get(12)?,
-        ))
-    })?;
-    Ok(Rows::Backward(rows.collect::<rusqlite::Result<_>>()?))
+    Ok(Rows::Backward(rows(conn, BASELINE_BACKWARD, lot)?))
 }
 
 /// The baseline's forward answer (the recall list).
 fn baseline_forward(conn: &Connection, lot: &str) -> Result<Rows> {
-    let mut stmt = conn.prepare_cached(BASELINE_FORWARD)?;
-    let rows = stmt.query_map([lot], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-            r.get(8)?,
-            r.get(9)?,
-            r.get(10)?,
-        ))
-    })?;
-    Ok(Rows::Forward(rows.collect::<rusqlite::Result<_>>()?))
+    Ok(Rows::Forward(rows(conn, BASELINE_FORWARD, lot)?))
+}
+
+/// Every row of a baseline query from `lot`, each column read into `T` (a tuple).
+fn rows<T>(conn: &Connection, sql: &str, lot: &str) -> Result<Vec<T>>
+where
+    T: for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+{
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map([lot], |r| T::try_from(r))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// What the baseline found: backward, distinct certificates where the trace ends (receipts not
