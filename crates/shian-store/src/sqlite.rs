@@ -569,21 +569,21 @@ impl Store for SqliteStore {
         // still right (and a trace through the index checks freshness for one `pread`).
         let changes = self.conn.total_changes();
         let last = self.version.get();
-        let print = || self.fingerprint.borrow().as_ref().and_then(|f| f.read());
+        let read_print = || self.fingerprint.borrow().as_ref().and_then(|f| f.read());
         if let Some(last) = last
             && last.changes == changes
             && last.print.is_some()
-            && print() == last.print
+            && read_print() == last.print
         {
             return Ok(last.version);
         }
         // This connection wrote (a bulk load may have replaced the `-shm` file), or there is no
-        // fingerprint yet: open the files again.
+        // fingerprint yet: open the `-shm` file again.
         if last.is_none_or(|l| l.changes != changes || l.print.is_none()) {
             let path = self.conn.path().unwrap_or_default();
             self.fingerprint.replace(fingerprint::Fingerprint::open(path));
         }
-        let print = print();
+        let print = read_print();
         let data_version: i64 = self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
         if let Some(last) = last
             && (last.data_version, last.changes) == (data_version, changes)

@@ -560,24 +560,11 @@ impl TraceIndex {
         &mine[a..b.max(a)]
     }
 
-    /// The positions among `picks` (a slice of a permutation) of receipts whose key lies in
-    /// `[lo, hi]`.
-    fn between<'p, K: Ord>(&self, picks: &'p [u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> &'p [u32] {
-        let k = |&i: &u32| key(&self.receipts[i as usize]);
-        // Most lot codes have one holder: then the whole slice is the answer, found in two reads.
-        if let (Some(first), Some(last)) = (picks.first(), picks.last())
-            && k(first) >= lo
-            && k(last) <= hi
-        {
-            return picks;
-        }
-        let (a, b) = (picks.partition_point(|i| k(i) < lo), picks.partition_point(|i| k(i) <= hi));
-        &picks[a..b.max(a)]
-    }
-
     /// The receipts at positions `picks` whose key lies in `[lo, hi]`.
     fn picked<K: Ord>(&self, picks: &[u32], key: impl Fn(&Receipt) -> K, lo: K, hi: K) -> Vec<Movement> {
-        self.between(picks, key, lo, hi).iter().map(|&i| self.receipt(&self.receipts[i as usize])).collect()
+        let k = |&i: &u32| key(&self.receipts[i as usize]);
+        let (a, b) = (picks.partition_point(|i| k(i) < lo), picks.partition_point(|i| k(i) <= hi));
+        picks[a..b.max(a)].iter().map(|&i| self.receipt(&self.receipts[i as usize])).collect()
     }
 }
 

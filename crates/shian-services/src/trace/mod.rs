@@ -1010,12 +1010,11 @@ impl<'a> Kilograms<'a> {
         let per_unit = match self.last {
             Some((unit, per_unit)) if unit == l.unit => per_unit,
             _ => {
-                let per_unit = convert(1.0, &l.unit, "kg");
+                let per_unit = Unit::parse(&l.unit).and_then(Unit::kg_factor);
                 self.last = Some((&l.unit, per_unit));
                 per_unit
             }
         };
-        // Exactly `convert(quantity, unit, "kg")`: a mass unit's factor times the quantity.
         per_unit.map_or(0.0, |k| l.quantity * k)
     }
 }
@@ -1042,9 +1041,8 @@ pub fn recount(tree: &mut TraceTree) {
             (None, None) => parent.party.region.as_deref().unwrap_or_default(),
             (None, Some(_)) => "",
         };
-        let kind = kinds.of(n.party.kind.as_str());
-        let (by_kind, by_region) = ((kind, usize::MAX), (kind, regions.of(region)));
-        for (groups, (kind, at), g) in [(&mut kinds, by_kind, kind), (&mut regions, by_region, by_region.1)] {
+        let (kind, region) = (kinds.of(n.party.kind.as_str()), regions.of(region));
+        for (groups, g, at) in [(&mut kinds, kind, usize::MAX), (&mut regions, region, region)] {
             let t = &mut groups.list[g].1;
             t.records += n.records;
             t.quantity_kg += kg;
