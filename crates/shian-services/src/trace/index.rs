@@ -30,7 +30,7 @@ use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Store, S
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 use super::data::{Downstream, TraceData, Visit};
-use super::{CompactString, PartyRef, TraceError};
+use super::{CompactString, PartyRef, TraceError, party_table};
 
 /// No party, no certificate.
 const NONE: u32 = u32::MAX;
@@ -81,6 +81,8 @@ pub struct TraceIndex {
     parties: Parties,
     certificates: Slots<Arc<Certificate>>,
     vendor_tag: u16,
+    /// The party table of each tag that is a party kind.
+    tables: Vec<Option<Kind>>,
 }
 
 /// What receipts and sales share: one sale is exactly this (40 bytes).
@@ -205,6 +207,7 @@ impl TraceIndex {
             parties: Parties::default(),
             certificates: Slots::default(),
             vendor_tag: 0,
+            tables: Vec::new(),
         };
         ix.vendor_tag = ix.tags.intern("vendor")?;
         ix.receipts.reserve(usize::try_from(store.count(Kind::Inbound)?).unwrap_or(0));
@@ -236,6 +239,7 @@ impl TraceIndex {
             ix.sales.push(s);
             Ok(())
         })?;
+        ix.tables = ix.tags.list.iter().map(|tag| party_table(tag)).collect();
         for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
             store.scan_parties(kind, &mut |id, p| {
                 ix.parties.insert(kind, id, Arc::new(PartyRef::of(kind, id, p)));
@@ -388,6 +392,37 @@ impl TraceIndex {
     fn down_in(&self, h: u32) -> &[Down] {
         let (a, b) = (&self.holdings[h as usize], &self.holdings[h as usize + 1]);
         &self.down[a.down as usize..b.down as usize]
+    }
+
+    /// Asks for the rows a trace reads when it reaches holding `h` (its first receipt, sale and
+    /// downstream receipt), before it gets there: the reads of several lots then wait for memory
+    /// together, not one after another. Only the values are read, into nothing.
+    fn warm(&self, h: u32) {
+        let row = &self.holdings[h as usize];
+        let receipt = self.receipts.get(row.receipts as usize).map_or(0, |r| r.at);
+        let sale = self.sales.get(row.sales as usize).map_or(0, |s| s.at);
+        let down = self.down.get(row.down as usize).map_or(0, |d| d.id);
+        std::hint::black_box(receipt ^ sale ^ down);
+    }
+
+    /// Reads a party the trace shows next (a vendor, producer or buyer by id), as
+    /// [`TraceIndex::warm`] reads rows.
+    fn warm_party(&self, table: Option<Kind>, id: u32) {
+        if let Some(p) = table.filter(|_| id != NONE).and_then(|t| self.parties.get(t, i64::from(id))) {
+            std::hint::black_box(p.school);
+        }
+    }
+
+    /// Reads what a trace shows of record `r` beside the row (its party, and its party's name or
+    /// quarantine number in `names` and [`TraceIndex::quarantine`]), as [`TraceIndex::warm`] does.
+    fn warm_record(&self, r: &Record, names: &HashMap<u32, u32>) {
+        self.warm_party(self.tables.get(usize::from(r.kind & TAG)).copied().flatten(), r.party);
+        if r.kind & NAMED != 0 {
+            std::hint::black_box(names.get(&r.id));
+        }
+        if r.kind & QUARANTINED != 0 {
+            std::hint::black_box(self.quarantine.get(&r.id));
+        }
     }
 
     /// A holding's lot code.
@@ -778,6 +813,8 @@ impl TraceData for Indexed<'_> {
         let mut vendors = Vec::new();
         for h in (a as u32..b as u32).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
             let vendor = ix.holdings[h as usize].vendor;
+            ix.warm(h);
+            ix.warm_party(Some(Kind::Vendor), vendor);
             next.insert((vendor, CompactString::new(lot_code)), h);
             vendors.push(i64::from(vendor));
         }
@@ -812,12 +849,20 @@ impl TraceData for Indexed<'_> {
 
     fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
         let ix = self.index;
-        let down = self.lot_down(supplier, supplier_lot);
+        let Some(h) = self.holding(supplier, supplier_lot) else { return Ok(Vec::new()) };
+        // The lot's sales are read next: their first row is asked for now, beside the downstream
+        // receipts' rows.
+        ix.warm(h);
+        let down = ix.down_in(h);
         let mut next = self.next.borrow_mut();
         // The buyer's vendor and lot from its holding's row (which the trace reads next anyway);
         // a receipt naming no lot from its own row.
         let mut downstream = |d: &Down| match ix.holdings.get(d.holding as usize) {
             Some(b) => {
+                // The trace goes on to the buyer's lot: its sales and downstream receipts are
+                // asked for now, so that the memory fetches of every buyer lot overlap.
+                ix.warm(d.holding);
+                ix.warm_party(Some(Kind::Vendor), b.vendor);
                 let lot = CompactString::new(ix.lot_text(d.holding));
                 next.insert((b.vendor, lot.clone()), d.holding);
                 Downstream { id: i64::from(d.id), vendor_id: i64::from(b.vendor), lot_code: Some(lot) }
@@ -850,6 +895,18 @@ impl TraceData for Indexed<'_> {
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let (ix, mut buf) = (self.index, CompactString::default());
         let receipts = self.lot_receipts(vendor, lot_code);
+        // What the trace shows of each receipt next is asked for all at once: the supplier's
+        // lot (and its receipts), or the certificate and the producer.
+        for r in receipts {
+            ix.warm_record(r, &ix.receipt_names);
+            if r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0 {
+                if let Some(h) = ix.holding_at(r.supplier_lot, r.party) {
+                    ix.warm(h);
+                }
+            } else if let Some(c) = ix.certificates.get(i64::from(r.certificate)).filter(|_| r.certificate != NONE) {
+                ix.warm_party(Some(Kind::Producer), id32(c.producer_id).unwrap_or(NONE));
+            }
+        }
         receipts.iter().try_for_each(|r| {
             // A backward trace goes on to a vendor supplier's lot next: its holding is remembered
             // and its code read from the holding's row.
@@ -870,8 +927,12 @@ impl TraceData for Indexed<'_> {
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         // Inline: an external id of up to 24 bytes needs no allocation.
         let mut buf = CompactString::default();
-        let sales = self.lot_sales(vendor, lot_code);
-        sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, Some(lot_code))))
+        let (ix, sales) = (self.index, self.lot_sales(vendor, lot_code));
+        // The buyers are shown next: asked for all at once.
+        for s in sales {
+            ix.warm_record(s, &ix.sale_names);
+        }
+        sales.iter().try_for_each(|s| f(&ix.lend_sale(s, &mut buf, Some(lot_code))))
     }
 
     fn each_unlotted_sale(

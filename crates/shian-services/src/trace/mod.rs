@@ -541,12 +541,7 @@ impl<'a> Walk<'a> {
         id: Option<i64>,
         name: Option<&str>,
     ) -> Result<Arc<PartyRef>, TraceError> {
-        let table = match party_kind {
-            "vendor" => Some(Kind::Vendor),
-            "producer" => Some(Kind::Producer),
-            "supermarket" | "restaurant" | "canteen" | "processor" | "buyer" => Some(Kind::Buyer),
-            _ => None,
-        };
+        let table = party_table(party_kind);
         let unknown = || Arc::new(PartyRef::named(party_kind, id, name));
         let (Some(table), Some(id)) = (table, id) else { return Ok(unknown()) };
         Ok(match self.store.party(table, id)? {
@@ -574,6 +569,17 @@ impl<'a> Walk<'a> {
     fn vendor_node(&mut self, vendor: i64, lot: Option<&str>, link: Option<Link>) -> Result<Node, TraceError> {
         let party = self.party_ref("vendor", Some(vendor), None)?;
         Ok(self.node(party, lot, link))
+    }
+}
+
+/// The table of a record's party of `kind` (a supplier or buyer kind); none for consumers and
+/// others.
+fn party_table(kind: &str) -> Option<Kind> {
+    match kind {
+        "vendor" => Some(Kind::Vendor),
+        "producer" => Some(Kind::Producer),
+        "supermarket" | "restaurant" | "canteen" | "processor" | "buyer" => Some(Kind::Buyer),
+        _ => None,
     }
 }
 
