@@ -225,6 +225,7 @@ pub struct Node {
     /// The origin certificate (合格证编号) the goods came with.
     pub certificate: Option<CompactString>,
     /// The record linking this node to its parent (absent at a root that is a lot).
+    /// Boxed: a node is moved as it is built and added to its parent, a link once.
     pub link: Option<Link>,
     /// Sales aggregated into this node (consumers: one node per lot).
     pub records: usize,
@@ -1031,9 +1032,9 @@ pub fn recount(tree: &mut TraceTree) {
     let mut kinds = Groups::default();
     let mut regions = Groups::default();
     let mut kilograms = Kilograms::default();
-    // (kind's group, region's group or `usize::MAX` for the kind's own count, id): the recipients
-    // with an id already counted in a group (once per kind of party).
-    let mut counted: HashSet<(usize, usize, i64)> = HashSet::with_capacity(tree.nodes * 2);
+    // (kind's group, id): the recipients with an id already counted. A party's region is its
+    // own, so the first node of a (kind, id) is the first in its kind's and its region's group.
+    let mut counted: HashSet<(usize, i64)> = HashSet::with_capacity(tree.nodes);
     let roots = &tree.roots;
     let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
     while let Some((n, parent)) = stack.pop() {
@@ -1048,17 +1049,18 @@ pub fn recount(tree: &mut TraceTree) {
             (None, Some(_)) => "",
         };
         let (kind, region) = (kinds.of(n.party.kind.as_str()), regions.of(region));
-        for (groups, g, at) in [(&mut kinds, kind, usize::MAX), (&mut regions, region, region)] {
+        let first = n.party.id.map(|id| counted.insert((kind, id)));
+        for (groups, g) in [(&mut kinds, kind), (&mut regions, region)] {
             let t = &mut groups.list[g].1;
             t.records += n.records;
             t.quantity_kg += kg;
             t.inferred_records += if l.inferred { n.records } else { 0 };
-            match n.party.id {
-                Some(id) if counted.insert((kind, at, id)) => {
+            match first {
+                Some(true) => {
                     t.recipients += 1;
                     t.school_canteens += usize::from(n.party.school);
                 }
-                Some(_) => {}
+                Some(false) => {}
                 None => t.recipients += n.records,
             }
         }
