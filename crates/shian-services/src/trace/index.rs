@@ -65,6 +65,10 @@ pub struct TraceIndex {
     holdings: Vec<Holding>,
     /// `holdings_of[code]..holdings_of[code + 1]` are the holdings of a lot code.
     holdings_of: Vec<u32>,
+    /// The first holding of each lot code by the code's hash, compared with the holding's own
+    /// text: a trace's start is found reading the table and one row (not the arena and offsets).
+    lots: HashTable<u32>,
+    lot_hash: hashbrown::DefaultHashBuilder,
     /// Receipts from a vendor naming its lot, by (supplier's holding, time, id).
     down: Vec<Down>,
     /// Where each vendor's sales naming no lot start.
@@ -195,6 +199,8 @@ impl TraceIndex {
             sales: Vec::new(),
             holdings: Vec::new(),
             holdings_of: Vec::new(),
+            lots: HashTable::new(),
+            lot_hash: hashbrown::DefaultHashBuilder::default(),
             down: Vec::new(),
             unlotted: Directory::default(),
             by_variety: Vec::new(),
@@ -251,6 +257,8 @@ impl TraceIndex {
             Ok(())
         })?;
         ix.arrange();
+        // Lot codes are found through `lots` from now on: the interning table is not needed.
+        ix.strings.table = HashTable::new();
         if store.movements_version()? != version {
             return Err(StoreError::Invalid("the order records changed while the trace index was built".into()));
         }
@@ -369,6 +377,26 @@ impl TraceIndex {
             }
         });
         self.down = down.collect();
+        let firsts = (0..keys.len()).filter(|&h| h == 0 || keys[h - 1].0 != keys[h].0);
+        let mut lots = HashTable::with_capacity(self.holdings_of.len().min(keys.len()));
+        let hash = |h: u32| self.lot_hash.hash_one(self.lot_text(h));
+        for h in firsts.map(|h| h as u32) {
+            lots.insert_unique(hash(h), h, |&h| hash(h));
+        }
+        self.lots = lots;
+    }
+
+    /// The first holding of a lot code.
+    fn first_holding(&self, code: &str) -> Option<u32> {
+        self.lots.find(self.lot_hash.hash_one(code), |&h| self.lot_text(h) == code).copied()
+    }
+
+    /// The holdings of the lot code whose first holding is `first` (the sentinel row, with no
+    /// lot, ends the last code's).
+    fn holdings_from(&self, first: u32) -> std::ops::Range<u32> {
+        let lot = self.holdings[first as usize].lot;
+        let n = self.holdings[first as usize..].iter().take_while(|h| h.lot == lot).count();
+        first..first + n as u32
     }
 
     /// The holding of lot code `code` at `vendor`.
@@ -449,6 +477,7 @@ impl TraceIndex {
             + self.sales.capacity() * size_of::<Sale>()
             + (self.by_variety.capacity() + self.from_unlotted.capacity() + self.holdings_of.capacity()) * 4
             + self.holdings.capacity() * size_of::<Holding>()
+            + self.lots.capacity() * 5
             + self.down.capacity() * size_of::<Down>()
             + (self.unlotted.bytes() + self.by_variety_of.bytes() + self.from_unlotted_of.bytes())
             + self.strings.bytes()
@@ -765,7 +794,11 @@ impl<'a> Indexed<'a> {
             last.1.push_str(lot_code);
             last.2 = match self.next.borrow().get(&NextLot(v, lot_code)) {
                 Some(&h) => Some(h),
-                None => self.index.strings.find(lot_code).and_then(|code| self.index.holding_at(code, v)),
+                None => {
+                    let ix = self.index;
+                    ix.first_holding(lot_code)
+                        .and_then(|a| ix.holdings_from(a).find(|&h| ix.holdings[h as usize].vendor == v))
+                }
             };
         }
         last.2
@@ -805,13 +838,12 @@ impl TraceData for Indexed<'_> {
 
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
         let ix = self.index;
-        let Some(code) = ix.strings.find(lot_code) else { return Ok(Vec::new()) };
-        let (a, b) = (ix.holdings_of[code as usize] as usize, ix.holdings_of[code as usize + 1] as usize);
+        let Some(first) = ix.first_holding(lot_code) else { return Ok(Vec::new()) };
         // Holdings in ascending vendor order; those only named as a supplier's lot hold nothing.
         // The trace reads the lot at each holder next: remembered, so it needs no search.
         let mut next = self.next.borrow_mut();
         let mut vendors = Vec::new();
-        for h in (a as u32..b as u32).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
+        for h in ix.holdings_from(first).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
             let vendor = ix.holdings[h as usize].vendor;
             ix.warm(h);
             ix.warm_party(Some(Kind::Vendor), vendor);
@@ -905,6 +937,7 @@ impl TraceData for Indexed<'_> {
                 }
             } else if let Some(c) = ix.certificates.get(i64::from(r.certificate)).filter(|_| r.certificate != NONE) {
                 ix.warm_party(Some(Kind::Producer), id32(c.producer_id).unwrap_or(NONE));
+                std::hint::black_box(c.cert_no.as_bytes().first());
             }
         }
         receipts.iter().try_for_each(|r| {
@@ -981,11 +1014,6 @@ fn slice<'a>(arena: &'a str, ends: &[u32], id: u32) -> &'a str {
 impl Strings {
     fn get(&self, id: u32) -> &str {
         slice(&self.arena, &self.ends, id)
-    }
-
-    fn find(&self, s: &str) -> Option<u32> {
-        let (arena, ends) = (&self.arena, &self.ends);
-        self.table.find(self.hasher.hash_one(s), |&id| slice(arena, ends, id) == s).copied()
     }
 
     fn intern(&mut self, s: &str) -> Result<u32> {

@@ -275,6 +275,33 @@ fn a_market_to_market_hop_is_followed_both_ways_and_school_canteens_are_flagged(
 }
 
 #[test]
+fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
+    // Codes longer than a holding row keeps (19 bytes) are compared in the string arena; a code
+    // at two vendors starts one tree per vendor.
+    let (long, longer) = ("LONG-LOT-CODE-2026-0001", "LONGER-LOT-CODE-2026-00000002");
+    let mut c = Chain::new();
+    c.receive_from_producer("W", long, 100.0, T0);
+    c.receive_from_producer("X", long, 50.0, T0);
+    c.sale("W", Some(long), 20.0, T0 + HOUR, ("vendor", Some("R")));
+    c.receive_from_vendor("R", longer, "W", Some(long), T0 + 2 * HOUR);
+    c.sale("R", Some(longer), 5.0, T0 + 3 * HOUR, ("canteen", Some("K1")));
+    c.sale("X", Some(long), 7.0, T0 + 3 * HOUR, ("restaurant", Some("R1")));
+
+    let fwd = c.forward(Start::Lot(long.into()), confirmed());
+    let roots: Vec<_> = fwd.roots.iter().map(|r| r.party.code.as_deref().unwrap_or_default()).collect();
+    assert_eq!(roots, ["W", "X"], "one tree per vendor holding the code");
+    assert_eq!(below(&fwd), ["canteen:K1", "restaurant:R1", format!("vendor:R/{longer}").as_str()]);
+    let back = c.back(Start::Lot(longer.into()), confirmed());
+    assert_eq!(below(&back), ["producer:P1", format!("vendor:W/{long}").as_str()]);
+    let index = trace::TraceIndex::build(&c.s).unwrap();
+    let indexed = index.on(&c.s).unwrap().expect("fresh");
+    use trace::TraceData;
+    assert_eq!(indexed.lot_holders(long).unwrap().len(), 2);
+    assert!(indexed.lot_holders("LONG-LOT-CODE-2026-0002").unwrap().is_empty(), "a code differing in its last byte");
+    assert!(indexed.lot_holders("LONG-LOT-CODE-2026-000").unwrap().is_empty(), "a prefix of a code");
+}
+
+#[test]
 fn a_merged_lot_traces_back_to_both_sources() {
     let mut c = Chain::new();
     c.receive_from_producer("W", "L1", 100.0, T0);
