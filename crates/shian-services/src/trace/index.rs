@@ -378,7 +378,8 @@ impl TraceIndex {
         });
         self.down = down.collect();
         let firsts = (0..keys.len()).filter(|&h| h == 0 || keys[h - 1].0 != keys[h].0);
-        let mut lots = HashTable::with_capacity(self.holdings_of.len().min(keys.len()));
+        // At most one code per holding.
+        let mut lots = HashTable::with_capacity(keys.len());
         let hash = |h: u32| self.lot_hash.hash_one(self.lot_text(h));
         for h in firsts.map(|h| h as u32) {
             lots.insert_unique(hash(h), h, |&h| hash(h));
@@ -441,8 +442,8 @@ impl TraceIndex {
         }
     }
 
-    /// Reads what a trace shows of record `r` beside the row (its party, and its party's name or
-    /// quarantine number in `names` and [`TraceIndex::quarantine`]), as [`TraceIndex::warm`] does.
+    /// Reads what a trace shows of record `r` beside its row (its party, its party name in
+    /// `names`, its quarantine number), as [`TraceIndex::warm`] reads rows.
     fn warm_record(&self, r: &Record, names: &HashMap<u32, u32>) {
         self.warm_party(self.tables.get(usize::from(r.kind & TAG)).copied().flatten(), r.party);
         if r.kind & NAMED != 0 {

@@ -225,7 +225,6 @@ pub struct Node {
     /// The origin certificate (合格证编号) the goods came with.
     pub certificate: Option<CompactString>,
     /// The record linking this node to its parent (absent at a root that is a lot).
-    /// Boxed: a node is moved as it is built and added to its parent, a link once.
     pub link: Option<Link>,
     /// Sales aggregated into this node (consumers: one node per lot).
     pub records: usize,

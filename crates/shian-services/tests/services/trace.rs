@@ -276,6 +276,7 @@ fn a_market_to_market_hop_is_followed_both_ways_and_school_canteens_are_flagged(
 
 #[test]
 fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
+    use trace::TraceData;
     // Codes longer than a holding row keeps (19 bytes) are compared in the string arena; a code
     // at two vendors starts one tree per vendor.
     let (long, longer) = ("LONG-LOT-CODE-2026-0001", "LONGER-LOT-CODE-2026-00000002");
@@ -295,7 +296,6 @@ fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
     assert_eq!(below(&back), ["producer:P1", format!("vendor:W/{long}").as_str()]);
     let index = trace::TraceIndex::build(&c.s).unwrap();
     let indexed = index.on(&c.s).unwrap().expect("fresh");
-    use trace::TraceData;
     assert_eq!(indexed.lot_holders(long).unwrap().len(), 2);
     assert!(indexed.lot_holders("LONG-LOT-CODE-2026-0002").unwrap().is_empty(), "a code differing in its last byte");
     assert!(indexed.lot_holders("LONG-LOT-CODE-2026-000").unwrap().is_empty(), "a prefix of a code");
