@@ -442,10 +442,18 @@ impl TraceIndex {
         }
     }
 
+    /// The party record `r` names (a vendor, producer or buyer the index holds).
+    fn party_of(&self, r: &Record) -> Option<&Arc<PartyRef>> {
+        let table = self.tables.get(usize::from(r.kind & TAG)).copied().flatten()?;
+        (r.party != NONE).then(|| self.parties.get(table, i64::from(r.party))).flatten()
+    }
+
     /// Reads what a trace shows of record `r` beside its row (its party, its party name in
     /// `names`, its quarantine number), as [`TraceIndex::warm`] reads rows.
     fn warm_record(&self, r: &Record, names: &HashMap<u32, u32>) {
-        self.warm_party(self.tables.get(usize::from(r.kind & TAG)).copied().flatten(), r.party);
+        if let Some(p) = self.party_of(r) {
+            std::hint::black_box(p.school);
+        }
         if r.kind & NAMED != 0 {
             std::hint::black_box(names.get(&r.id));
         }
@@ -887,15 +895,21 @@ impl TraceData for Indexed<'_> {
         // receipts' rows.
         ix.warm(h);
         let down = ix.down_in(h);
+        // The trace goes on to the buyers' lots: their holdings' rows are asked for in one tight
+        // loop, then each holding's first rows and vendor, so that the memory fetches of every
+        // buyer lot overlap.
+        for d in down {
+            std::hint::black_box(ix.holdings.get(d.holding as usize).map(|b| b.vendor));
+        }
+        for d in down.iter().filter(|d| d.holding != NONE) {
+            ix.warm(d.holding);
+            ix.warm_party(Some(Kind::Vendor), ix.holdings[d.holding as usize].vendor);
+        }
         let mut next = self.next.borrow_mut();
         // The buyer's vendor and lot from its holding's row (which the trace reads next anyway);
         // a receipt naming no lot from its own row.
         let mut downstream = |d: &Down| match ix.holdings.get(d.holding as usize) {
             Some(b) => {
-                // The trace goes on to the buyer's lot: its sales and downstream receipts are
-                // asked for now, so that the memory fetches of every buyer lot overlap.
-                ix.warm(d.holding);
-                ix.warm_party(Some(Kind::Vendor), b.vendor);
                 let lot = CompactString::new(ix.lot_text(d.holding));
                 next.insert((b.vendor, lot.clone()), d.holding);
                 Downstream { id: i64::from(d.id), vendor_id: i64::from(b.vendor), lot_code: Some(lot) }
@@ -930,13 +944,24 @@ impl TraceData for Indexed<'_> {
         let receipts = self.lot_receipts(vendor, lot_code);
         // What the trace shows of each receipt next is asked for all at once: the supplier's
         // lot (and its receipts), or the certificate and the producer.
+        // In two tight loops: first what each receipt names (the supplier lot's holdings, the
+        // certificate), then what those lead to (the holding's rows, the producer).
+        let from_vendor = |r: &Receipt| r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0;
+        let certificate = |r: &Receipt| ix.certificates.get(i64::from(r.certificate)).filter(|_| r.certificate != NONE);
         for r in receipts {
             ix.warm_record(r, &ix.receipt_names);
-            if r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0 {
+            if from_vendor(r) {
+                std::hint::black_box(ix.holdings_of.get(r.supplier_lot as usize));
+            } else if let Some(c) = certificate(r) {
+                std::hint::black_box(c.producer_id);
+            }
+        }
+        for r in receipts {
+            if from_vendor(r) {
                 if let Some(h) = ix.holding_at(r.supplier_lot, r.party) {
                     ix.warm(h);
                 }
-            } else if let Some(c) = ix.certificates.get(i64::from(r.certificate)).filter(|_| r.certificate != NONE) {
+            } else if let Some(c) = certificate(r) {
                 ix.warm_party(Some(Kind::Producer), id32(c.producer_id).unwrap_or(NONE));
                 std::hint::black_box(c.cert_no.as_bytes().first());
             }
@@ -962,7 +987,10 @@ impl TraceData for Indexed<'_> {
         // Inline: an external id of up to 24 bytes needs no allocation.
         let mut buf = CompactString::default();
         let (ix, sales) = (self.index, self.lot_sales(vendor, lot_code));
-        // The buyers are shown next: asked for all at once.
+        // The buyers are shown next: their slots are read in one tight loop, then the parties.
+        for s in sales {
+            std::hint::black_box(ix.party_of(s).map(Arc::as_ptr));
+        }
         for s in sales {
             ix.warm_record(s, &ix.sale_names);
         }
