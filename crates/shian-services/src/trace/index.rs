@@ -942,16 +942,15 @@ impl TraceData for Indexed<'_> {
     fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let (ix, mut buf) = (self.index, CompactString::default());
         let receipts = self.lot_receipts(vendor, lot_code);
-        // What the trace shows of each receipt next is asked for all at once: the supplier's
-        // lot (and its receipts), or the certificate and the producer.
-        // In two tight loops: first what each receipt names (the supplier lot's holdings, the
-        // certificate), then what those lead to (the holding's rows, the producer).
+        // What the trace shows of each receipt next is asked for all at once, in two tight
+        // loops: first what each receipt names (where the supplier lot's holdings are, the
+        // certificate), then what those lead to (the holding and its rows, the producer).
         let from_vendor = |r: &Receipt| r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0;
         let certificate = |r: &Receipt| ix.certificates.get(i64::from(r.certificate)).filter(|_| r.certificate != NONE);
         for r in receipts {
             ix.warm_record(r, &ix.receipt_names);
             if from_vendor(r) {
-                std::hint::black_box(ix.holdings_of.get(r.supplier_lot as usize));
+                std::hint::black_box(ix.holdings_of.get(r.supplier_lot as usize).copied());
             } else if let Some(c) = certificate(r) {
                 std::hint::black_box(c.producer_id);
             }
@@ -963,7 +962,7 @@ impl TraceData for Indexed<'_> {
                 }
             } else if let Some(c) = certificate(r) {
                 ix.warm_party(Some(Kind::Producer), id32(c.producer_id).unwrap_or(NONE));
-                std::hint::black_box(c.cert_no.as_bytes().first());
+                std::hint::black_box(c.cert_no.as_bytes().first().copied());
             }
         }
         receipts.iter().try_for_each(|r| {
