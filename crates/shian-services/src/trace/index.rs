@@ -434,10 +434,9 @@ impl TraceIndex {
         std::hint::black_box(receipt ^ sale ^ down);
     }
 
-    /// Reads a party the trace shows next (a vendor, producer or buyer by id), as
-    /// [`TraceIndex::warm`] reads rows.
-    fn warm_party(&self, table: Option<Kind>, id: u32) {
-        if let Some(p) = table.filter(|_| id != NONE).and_then(|t| self.parties.get(t, i64::from(id))) {
+    /// Reads a party the trace shows next, as [`TraceIndex::warm`] reads rows.
+    fn warm_party(&self, party: Option<&Arc<PartyRef>>) {
+        if let Some(p) = party {
             std::hint::black_box(p.school);
         }
     }
@@ -451,9 +450,7 @@ impl TraceIndex {
     /// Reads what a trace shows of record `r` beside its row (its party, its party name in
     /// `names`, its quarantine number), as [`TraceIndex::warm`] reads rows.
     fn warm_record(&self, r: &Record, names: &HashMap<u32, u32>) {
-        if let Some(p) = self.party_of(r) {
-            std::hint::black_box(p.school);
-        }
+        self.warm_party(self.party_of(r));
         if r.kind & NAMED != 0 {
             std::hint::black_box(names.get(&r.id));
         }
@@ -805,8 +802,7 @@ impl<'a> Indexed<'a> {
                 Some(&h) => Some(h),
                 None => {
                     let ix = self.index;
-                    ix.first_holding(lot_code)
-                        .and_then(|a| ix.holdings_from(a).find(|&h| ix.holdings[h as usize].vendor == v))
+                    ix.first_holding(lot_code).and_then(|a| ix.holding_at(ix.holdings[a as usize].lot, v))
                 }
             };
         }
@@ -855,7 +851,7 @@ impl TraceData for Indexed<'_> {
         for h in ix.holdings_from(first).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
             let vendor = ix.holdings[h as usize].vendor;
             ix.warm(h);
-            ix.warm_party(Some(Kind::Vendor), vendor);
+            ix.warm_party(ix.parties.get(Kind::Vendor, i64::from(vendor)));
             next.insert((vendor, CompactString::new(lot_code)), h);
             vendors.push(i64::from(vendor));
         }
@@ -903,7 +899,7 @@ impl TraceData for Indexed<'_> {
         }
         for d in down.iter().filter(|d| d.holding != NONE) {
             ix.warm(d.holding);
-            ix.warm_party(Some(Kind::Vendor), ix.holdings[d.holding as usize].vendor);
+            ix.warm_party(ix.parties.get(Kind::Vendor, i64::from(ix.holdings[d.holding as usize].vendor)));
         }
         let mut next = self.next.borrow_mut();
         // The buyer's vendor and lot from its holding's row (which the trace reads next anyway);
@@ -961,7 +957,7 @@ impl TraceData for Indexed<'_> {
                     ix.warm(h);
                 }
             } else if let Some(c) = certificate(r) {
-                ix.warm_party(Some(Kind::Producer), id32(c.producer_id).unwrap_or(NONE));
+                ix.warm_party(ix.parties.get(Kind::Producer, c.producer_id));
                 std::hint::black_box(c.cert_no.as_bytes().first().copied());
             }
         }
