@@ -15,6 +15,15 @@ use super::{CompactString, PartyRef, TraceError};
 /// What a trace does with each record a visit reads: the record is borrowed for the call only.
 pub type Visit<'v> = dyn FnMut(&MovementRef<'_>) -> std::result::Result<(), TraceError> + 'v;
 
+/// What a backward trace does with each receipt of a lot: the receipt, and where the reader found
+/// the supplier's lot it names (if it did).
+pub type VisitReceipt<'v> = dyn FnMut(&MovementRef<'_>, Place) -> std::result::Result<(), TraceError> + 'v;
+
+/// Where a reader found a vendor's lot (the trace index: the lot's row), handed back to it when
+/// the trace reads that lot, so that it is not looked up again by its code; `None` from readers
+/// that keep no such thing (the database) or when the lot is not known.
+pub type Place = Option<u32>;
+
 /// The reads of a trace. The order of every list is the store's: oldest first, then by id. Each
 /// read is the database's unless a reader answers it otherwise (the index answers the order-record
 /// reads, parties and certificates from memory).
@@ -25,6 +34,10 @@ pub trait TraceData {
     /// Vendors holding a lot code (a receipt or a sale names it), ascending ids.
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
         self.store().lot_holders(lot_code)
+    }
+    /// [`TraceData::lot_holders`], each with where the reader found the lot at the vendor.
+    fn lot_places(&self, lot_code: &str) -> Result<Vec<(i64, Place)>> {
+        Ok(self.lot_holders(lot_code)?.into_iter().map(|v| (v, None)).collect())
     }
     /// A vendor's receipts of a lot.
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
@@ -86,21 +99,29 @@ pub trait TraceData {
         self.store().find(kind, key)
     }
 
-    /// [`TraceData::receipts_of_lot`], each lent to `f` in turn (the index copies no text).
+    /// [`TraceData::receipts_of_lot`], each lent to `f` in turn (the index copies no text); `at`
+    /// is where this reader found the lot, if it said.
     fn each_receipt_of_lot(
         &self,
         vendor: i64,
         lot_code: &str,
-        f: &mut Visit<'_>,
+        _at: Place,
+        f: &mut VisitReceipt<'_>,
     ) -> std::result::Result<(), TraceError> {
-        self.receipts_of_lot(vendor, lot_code)?.iter().try_for_each(|m| f(&m.borrowed()))
+        self.receipts_of_lot(vendor, lot_code)?.iter().try_for_each(|m| f(&m.borrowed(), None))
     }
     /// [`TraceData::receipts_from_lot`], only what pairs them with the sales.
-    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
+    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str, _at: Place) -> Result<Vec<Downstream>> {
         Ok(self.receipts_from_lot(supplier, supplier_lot)?.iter().map(Downstream::of).collect())
     }
     /// [`TraceData::sales_of_lot`], each lent to `f` in turn.
-    fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> std::result::Result<(), TraceError> {
+    fn each_sale_of_lot(
+        &self,
+        vendor: i64,
+        lot_code: &str,
+        _at: Place,
+        f: &mut Visit<'_>,
+    ) -> std::result::Result<(), TraceError> {
         self.sales_of_lot(vendor, lot_code)?.iter().try_for_each(|m| f(&m.borrowed()))
     }
     /// [`TraceData::unlotted_sales`], each lent to `f` in turn.
@@ -123,11 +144,18 @@ pub struct Downstream {
     pub id: i64,
     pub vendor_id: i64,
     pub lot_code: Option<CompactString>,
+    /// Where the reader found the buyer's lot.
+    pub at: Place,
 }
 
 impl Downstream {
     pub fn of(m: &Movement) -> Downstream {
-        Downstream { id: m.id, vendor_id: m.vendor_id, lot_code: m.lot_code.as_deref().map(CompactString::new) }
+        Downstream {
+            id: m.id,
+            vendor_id: m.vendor_id,
+            lot_code: m.lot_code.as_deref().map(CompactString::new),
+            at: None,
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use shian_store::{Certificate, Movement, MovementRef, MovementsVersion, Store, S
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-use super::data::{Downstream, TraceData, Visit};
+use super::data::{Downstream, Place, TraceData, Visit, VisitReceipt};
 use super::{CompactString, PartyRef, TraceError, party_table};
 
 /// No party, no certificate.
@@ -472,7 +472,6 @@ impl TraceIndex {
             index: self,
             store,
             last: RefCell::new((NONE, CompactString::default(), None)),
-            next: RefCell::default(),
         }))
     }
 
@@ -767,61 +766,54 @@ fn offsets(sorted_keys: impl Iterator<Item = u32>, max: usize) -> Vec<u32> {
 }
 
 /// Reads of a trace answered by a fresh [`TraceIndex`] (order records, parties, certificates) and,
-/// for the rest (finding a start), by the database it was built from.
+/// for the rest (finding a start), by the database it was built from. The [`Place`] of a lot it
+/// hands out is the lot's holding row: a trace going on to that lot gives it back, and the lot is
+/// read without being looked up again by its code.
 pub struct Indexed<'a> {
     index: &'a TraceIndex,
     store: &'a dyn Store,
-    /// The last (vendor, lot code) looked up and its holding: a trace asks for a lot's sales,
+    /// The last (vendor, lot code) asked for and its holding: a trace asks for a lot's sales,
     /// receipts and downstream receipts in turn.
     last: RefCell<(u32, CompactString, Option<u32>)>,
-    /// The holdings a trace goes to next, found without a search of the index: the lots of the
-    /// downstream receipts read (forward), the supplier lots of the receipts lent (backward).
-    next: RefCell<HashMap<(u32, CompactString), u32>>,
-}
-
-/// A (vendor, lot code) looked up among the next holdings without copying the code.
-#[derive(Hash)]
-struct NextLot<'a>(u32, &'a str);
-
-impl hashbrown::Equivalent<(u32, CompactString)> for NextLot<'_> {
-    fn equivalent(&self, key: &(u32, CompactString)) -> bool {
-        self.0 == key.0 && self.1 == key.1
-    }
 }
 
 impl<'a> Indexed<'a> {
-    /// The holding of a lot code at a vendor (none if either is unknown).
-    fn holding(&self, vendor: i64, lot_code: &str) -> Option<u32> {
+    /// The holding of a lot code at a vendor (none if either is unknown): `at` if it is that lot's
+    /// (this reader handed it out), else found by the code.
+    fn holding(&self, vendor: i64, lot_code: &str, at: Place) -> Option<u32> {
         let v = id32(vendor)?;
+        let ix = self.index;
         let mut last = self.last.borrow_mut();
         if last.0 != v || last.1 != lot_code {
             last.0 = v;
             last.1.clear();
             last.1.push_str(lot_code);
-            last.2 = match self.next.borrow().get(&NextLot(v, lot_code)) {
-                Some(&h) => Some(h),
-                None => {
-                    let ix = self.index;
-                    ix.first_holding(lot_code).and_then(|a| ix.holding_at(ix.holdings[a as usize].lot, v))
-                }
+            // A place is only taken for the lot it is: the vendor's and the code's (both in the
+            // row the trace reads next).
+            let here = |h: &u32| {
+                ix.holdings.get(*h as usize).is_some_and(|row| row.vendor == v) && ix.lot_text(*h) == lot_code
+            };
+            last.2 = match at.filter(here) {
+                Some(h) => Some(h),
+                None => ix.first_holding(lot_code).and_then(|a| ix.holding_at(ix.holdings[a as usize].lot, v)),
             };
         }
         last.2
     }
 
     /// A vendor's receipts of a lot code (empty if either is unknown).
-    fn lot_receipts(&self, vendor: i64, lot_code: &str) -> &'a [Receipt] {
-        self.holding(vendor, lot_code).map_or(&[], |h| self.index.receipts_in(h))
+    fn lot_receipts(&self, vendor: i64, lot_code: &str, at: Place) -> &'a [Receipt] {
+        self.holding(vendor, lot_code, at).map_or(&[], |h| self.index.receipts_in(h))
     }
 
     /// A vendor's sales naming a lot code (empty if either is unknown).
-    fn lot_sales(&self, vendor: i64, lot_code: &str) -> &'a [Sale] {
-        self.holding(vendor, lot_code).map_or(&[], |h| self.index.sales_in(h))
+    fn lot_sales(&self, vendor: i64, lot_code: &str, at: Place) -> &'a [Sale] {
+        self.holding(vendor, lot_code, at).map_or(&[], |h| self.index.sales_in(h))
     }
 
     /// The receipts that came from a vendor's lot.
     fn lot_down(&self, supplier: i64, supplier_lot: &str) -> &'a [Down] {
-        self.holding(supplier, supplier_lot).map_or(&[], |h| self.index.down_in(h))
+        self.holding(supplier, supplier_lot, None).map_or(&[], |h| self.index.down_in(h))
     }
 }
 
@@ -842,28 +834,30 @@ impl TraceData for Indexed<'_> {
     }
 
     fn lot_holders(&self, lot_code: &str) -> Result<Vec<i64>> {
+        Ok(self.lot_places(lot_code)?.into_iter().map(|(v, _)| v).collect())
+    }
+
+    fn lot_places(&self, lot_code: &str) -> Result<Vec<(i64, Place)>> {
         let ix = self.index;
         let Some(first) = ix.first_holding(lot_code) else { return Ok(Vec::new()) };
         // Holdings in ascending vendor order; those only named as a supplier's lot hold nothing.
-        // The trace reads the lot at each holder next: remembered, so it needs no search.
-        let mut next = self.next.borrow_mut();
-        let mut vendors = Vec::new();
+        // The trace reads the lot at each holder next: its rows are asked for now.
+        let mut places = Vec::new();
         for h in ix.holdings_from(first).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
             let vendor = ix.holdings[h as usize].vendor;
             ix.warm(h);
             ix.warm_party(ix.parties.get(Kind::Vendor, i64::from(vendor)));
-            next.insert((vendor, CompactString::new(lot_code)), h);
-            vendors.push(i64::from(vendor));
+            places.push((i64::from(vendor), Some(h)));
         }
-        Ok(vendors)
+        Ok(places)
     }
 
     fn receipts_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        Ok(self.lot_receipts(vendor, lot_code).iter().map(|r| self.index.receipt(r)).collect())
+        Ok(self.lot_receipts(vendor, lot_code, None).iter().map(|r| self.index.receipt(r)).collect())
     }
 
     fn sales_of_lot(&self, vendor: i64, lot_code: &str) -> Result<Vec<Movement>> {
-        Ok(self.lot_sales(vendor, lot_code).iter().map(|s| self.index.sale(s)).collect())
+        Ok(self.lot_sales(vendor, lot_code, None).iter().map(|s| self.index.sale(s)).collect())
     }
 
     fn receipts_between(&self, vendor: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
@@ -884,9 +878,9 @@ impl TraceData for Indexed<'_> {
         Ok(self.lot_down(supplier, supplier_lot).iter().map(|d| ix.receipt(&ix.receipts[d.row as usize])).collect())
     }
 
-    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str) -> Result<Vec<Downstream>> {
+    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str, at: Place) -> Result<Vec<Downstream>> {
         let ix = self.index;
-        let Some(h) = self.holding(supplier, supplier_lot) else { return Ok(Vec::new()) };
+        let Some(h) = self.holding(supplier, supplier_lot, at) else { return Ok(Vec::new()) };
         // The lot's sales are read next: their first row is asked for now, beside the downstream
         // receipts' rows.
         ix.warm(h);
@@ -901,21 +895,21 @@ impl TraceData for Indexed<'_> {
             ix.warm(d.holding);
             ix.warm_party(ix.parties.get(Kind::Vendor, i64::from(ix.holdings[d.holding as usize].vendor)));
         }
-        let mut next = self.next.borrow_mut();
-        // The buyer's vendor and lot from its holding's row (which the trace reads next anyway);
-        // a receipt naming no lot from its own row.
-        let mut downstream = |d: &Down| match ix.holdings.get(d.holding as usize) {
-            Some(b) => {
-                let lot = CompactString::new(ix.lot_text(d.holding));
-                next.insert((b.vendor, lot.clone()), d.holding);
-                Downstream { id: i64::from(d.id), vendor_id: i64::from(b.vendor), lot_code: Some(lot) }
-            }
+        // The buyer's vendor and lot from its holding's row (which the trace reads next anyway),
+        // with the holding as the lot's place; a receipt naming no lot from its own row.
+        let downstream = |d: &Down| match ix.holdings.get(d.holding as usize) {
+            Some(b) => Downstream {
+                id: i64::from(d.id),
+                vendor_id: i64::from(b.vendor),
+                lot_code: Some(CompactString::new(ix.lot_text(d.holding))),
+                at: Some(d.holding),
+            },
             None => {
                 let r = &ix.receipts[d.row as usize];
-                Downstream { id: i64::from(d.id), vendor_id: i64::from(r.vendor), lot_code: None }
+                Downstream { id: i64::from(d.id), vendor_id: i64::from(r.vendor), lot_code: None, at: None }
             }
         };
-        Ok(down.iter().map(&mut downstream).collect())
+        Ok(down.iter().map(downstream).collect())
     }
 
     fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {
@@ -935,9 +929,15 @@ impl TraceData for Indexed<'_> {
         Ok(self.index.certificates.get(id).cloned())
     }
 
-    fn each_receipt_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
+    fn each_receipt_of_lot(
+        &self,
+        vendor: i64,
+        lot_code: &str,
+        at: Place,
+        f: &mut VisitReceipt<'_>,
+    ) -> Result<(), TraceError> {
         let (ix, mut buf) = (self.index, CompactString::default());
-        let receipts = self.lot_receipts(vendor, lot_code);
+        let receipts = self.lot_receipts(vendor, lot_code, at);
         // What the trace shows of each receipt next is asked for all at once, in two tight
         // loops: first what each receipt names (where the supplier lot's holdings are, the
         // certificate), then what those lead to (the holding and its rows, the producer).
@@ -962,26 +962,22 @@ impl TraceData for Indexed<'_> {
             }
         }
         receipts.iter().try_for_each(|r| {
-            // A backward trace goes on to a vendor supplier's lot next: its holding is remembered
-            // and its code read from the holding's row.
+            // A backward trace goes on to a vendor supplier's lot next: its holding is its place,
+            // and its code is read from the holding's row.
             let from_vendor = r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0;
             let supplier = from_vendor.then(|| ix.holding_at(r.supplier_lot, r.party)).flatten();
             let supplier_lot = match supplier {
-                Some(h) => {
-                    let lot = ix.lot_text(h);
-                    self.next.borrow_mut().insert((r.party, CompactString::new(lot)), h);
-                    Some(lot)
-                }
+                Some(h) => Some(ix.lot_text(h)),
                 None => ix.code(r.supplier_lot),
             };
-            f(&ix.lend_receipt(r, &mut buf, Some(lot_code), supplier_lot))
+            f(&ix.lend_receipt(r, &mut buf, Some(lot_code), supplier_lot), supplier)
         })
     }
 
-    fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, f: &mut Visit<'_>) -> Result<(), TraceError> {
+    fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, at: Place, f: &mut Visit<'_>) -> Result<(), TraceError> {
         // Inline: an external id of up to 24 bytes needs no allocation.
         let mut buf = CompactString::default();
-        let (ix, sales) = (self.index, self.lot_sales(vendor, lot_code));
+        let (ix, sales) = (self.index, self.lot_sales(vendor, lot_code, at));
         // The buyers are shown next: their slots are read in one tight loop, then the parties.
         for s in sales {
             std::hint::black_box(ix.party_of(s).map(Arc::as_ptr));

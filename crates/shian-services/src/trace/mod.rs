@@ -33,7 +33,7 @@ use shian_store::{Movement, MovementRef, Store, StoreError};
 pub mod data;
 pub mod index;
 
-pub use data::{Downstream, Stored, TraceData, Visit};
+pub use data::{Downstream, Place, Stored, TraceData, Visit, VisitReceipt};
 pub use index::{Indexed, TraceIndex};
 
 /// Errors of a trace.
@@ -402,8 +402,8 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
         other => {
             let lots = w.start_lots(other)?;
             let mut roots = Vec::new();
-            for (vendor, lot) in lots {
-                roots.push(w.back_lot(vendor, &lot, None, 0)?);
+            for (vendor, lot, at) in lots {
+                roots.push(w.back_lot(vendor, &lot, at, None, 0)?);
             }
             roots
         }
@@ -431,14 +431,14 @@ pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> 
             let receipts = store.receipts_between(vendor, variety, from, to)?;
             let mut roots = Vec::new();
             for ((vendor, lot), receipts) in w.lots_of(receipts)? {
-                roots.push(w.forward_lot(vendor, lot.as_deref(), Some(receipts), None, 0)?);
+                roots.push(w.forward_lot(vendor, lot.as_deref(), None, Some(receipts), None, 0)?);
             }
             roots
         }
         other => {
             let mut roots = Vec::new();
-            for (vendor, lot) in w.start_lots(other)? {
-                roots.push(w.forward_lot(vendor, Some(&lot), None, None, 0)?);
+            for (vendor, lot, at) in w.start_lots(other)? {
+                roots.push(w.forward_lot(vendor, Some(&lot), at, None, None, 0)?);
             }
             roots
         }
@@ -485,8 +485,8 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// The (vendor, lot code) pairs a lot code, test or sample stands for.
-    fn start_lots(&mut self, start: &Start) -> Result<Vec<(i64, String)>, TraceError> {
+    /// The (vendor, lot code, where the reader found it) a lot code, test or sample stands for.
+    fn start_lots(&mut self, start: &Start) -> Result<Vec<(i64, String, Place)>, TraceError> {
         let (vendor, code) = match start {
             Start::Lot(code) => (None, code.clone()),
             Start::Test(no) | Start::Sample(no) => {
@@ -498,13 +498,13 @@ impl<'a> Walk<'a> {
             _ => unreachable!("sales, certificates and ranges start elsewhere"),
         };
         let holders = match vendor {
-            Some(v) => vec![v],
-            None => self.store.lot_holders(&code)?,
+            Some(v) => vec![(v, None)],
+            None => self.store.lot_places(&code)?,
         };
         if holders.is_empty() {
             return Err(TraceError::NotFound(code));
         }
-        Ok(holders.into_iter().map(|v| (v, code.clone())).collect())
+        Ok(holders.into_iter().map(|(v, at)| (v, code.clone(), at)).collect())
     }
 
     /// Counts a node and says whether to expand the lot `key` at `depth`.
@@ -615,7 +615,7 @@ impl Walk<'_> {
     fn back_sale(&mut self, sale: &MovementRef<'_>) -> Result<Node, TraceError> {
         let via = link(sale, "outbound", None);
         if let Some(lot) = sale.lot_code {
-            return self.back_lot(sale.vendor_id, lot, Some(via), 0);
+            return self.back_lot(sale.vendor_id, lot, None, Some(via), 0);
         }
         let mut root = self.vendor_node(sale.vendor_id, None, Some(via))?;
         if let Enter::Yes = self.enter(None, 0) {
@@ -637,14 +637,22 @@ impl Walk<'_> {
             let basis = fifo_basis(self.opts.window_days, i + 1, candidates.len());
             let via = link(m, record, Some(Arc::new(basis)));
             out.push(match &c.lot_code {
-                Some(lot) => self.back_lot(seller, lot, Some(via), depth)?,
+                Some(lot) => self.back_lot(seller, lot, None, Some(via), depth)?,
                 None => self.back_group(seller, std::slice::from_ref(c), via, depth)?,
             });
         }
         Ok(out)
     }
 
-    fn back_lot(&mut self, vendor: i64, lot: &str, via: Option<Link>, depth: usize) -> Result<Node, TraceError> {
+    /// A vendor's lot (`at`: where the reader found it) and the receipts that filled it.
+    fn back_lot(
+        &mut self,
+        vendor: i64,
+        lot: &str,
+        at: Place,
+        via: Option<Link>,
+        depth: usize,
+    ) -> Result<Node, TraceError> {
         let mut node = self.vendor_node(vendor, Some(lot), via)?;
         match self.enter(Some((vendor, lot)), depth) {
             Enter::Yes => {}
@@ -654,7 +662,9 @@ impl Walk<'_> {
             }
         }
         let store = self.store;
-        store.each_receipt_of_lot(vendor, lot, &mut |r| self.back_receipt(r, depth + 1, &mut node.children))?;
+        store.each_receipt_of_lot(vendor, lot, at, &mut |r, supplier| {
+            self.back_receipt(r, supplier, depth + 1, &mut node.children)
+        })?;
         Ok(node)
     }
 
@@ -663,19 +673,25 @@ impl Walk<'_> {
         let mut node = self.vendor_node(vendor, None, Some(via))?;
         if let Enter::Yes = self.enter(None, depth) {
             for r in receipts {
-                self.back_receipt(&r.borrowed(), depth + 1, &mut node.children)?;
+                self.back_receipt(&r.borrowed(), None, depth + 1, &mut node.children)?;
             }
         }
         Ok(node)
     }
 
     /// Where one receipt came from (added to `out`): a producer (with its certificate), a
-    /// vendor's lot (named or inferred), or another party.
-    fn back_receipt(&mut self, r: &MovementRef<'_>, depth: usize, out: &mut Vec<Node>) -> Result<(), TraceError> {
+    /// vendor's lot (named, `supplier` where the reader found it, or inferred), or another party.
+    fn back_receipt(
+        &mut self,
+        r: &MovementRef<'_>,
+        supplier: Place,
+        depth: usize,
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
         let via = link(r, "inbound", None);
         if let ("vendor", Some(seller)) = (r.party_kind, r.party_id) {
             if let Some(lot) = r.supplier_lot {
-                out.push(self.back_lot(seller, lot, Some(via), depth)?);
+                out.push(self.back_lot(seller, lot, supplier, Some(via), depth)?);
                 return Ok(());
             }
             let inferred = self.back_candidates(r, seller, depth)?;
@@ -707,8 +723,8 @@ impl Walk<'_> {
 
 /// Which sales a forward trace of a lot reads.
 enum Sales<'r> {
-    /// A vendor's sales naming the lot.
-    OfLot { vendor: i64, lot: &'r str },
+    /// A vendor's sales naming the lot (found by the reader at `at`).
+    OfLot { vendor: i64, lot: &'r str, at: Place },
     /// A vendor's sales of a variety in `[from, to]` naming no lot, those `covered` by the lot.
     Unnamed { vendor: i64, variety: i64, from: i64, to: i64, covered: &'r dyn Fn(i64) -> bool },
 }
@@ -782,7 +798,7 @@ impl Walk<'_> {
         self.enter(None, 0);
         for ((vendor, lot), receipts) in self.lots_of(receipts)? {
             let via = receipts.first().map(|r| link(&r.borrowed(), "inbound", None));
-            root.children.push(self.forward_lot(vendor, lot.as_deref(), Some(receipts), via, 1)?);
+            root.children.push(self.forward_lot(vendor, lot.as_deref(), None, Some(receipts), via, 1)?);
         }
         Ok(root)
     }
@@ -846,11 +862,13 @@ impl Walk<'_> {
     }
 
     /// A vendor's lot (or, with no code, the `receipts` naming none) and everything sold from it;
-    /// `receipts` are the lot's receipts if the caller has read them.
+    /// `at` is where the reader found the lot, `receipts` the lot's receipts if the caller has
+    /// read them.
     fn forward_lot(
         &mut self,
         vendor: i64,
         lot: Option<&str>,
+        at: Place,
         receipts: Option<Vec<Movement>>,
         via: Option<Link>,
         depth: usize,
@@ -865,9 +883,9 @@ impl Walk<'_> {
         }
         let mut folded = Folded::default();
         if let Some(lot) = lot {
-            let downstream = self.store.downstream_of_lot(vendor, lot)?;
+            let downstream = self.store.downstream_of_lot(vendor, lot, at)?;
             node.children =
-                self.forward_sales(Sales::OfLot { vendor, lot }, downstream, None, depth + 1, &mut folded)?;
+                self.forward_sales(Sales::OfLot { vendor, lot, at }, downstream, None, depth + 1, &mut folded)?;
         }
         if !self.opts.confirmed_only {
             let receipts = match (receipts, lot) {
@@ -910,7 +928,7 @@ impl Walk<'_> {
             Ok(())
         };
         match sales {
-            Sales::OfLot { vendor, lot } => store.each_sale_of_lot(vendor, lot, &mut each)?,
+            Sales::OfLot { vendor, lot, at } => store.each_sale_of_lot(vendor, lot, at, &mut each)?,
             Sales::Unnamed { vendor, variety, from, to, covered } => {
                 store.each_unlotted_sale(vendor, variety, from, to, &mut |s| {
                     if covered(s.at) { each(s) } else { Ok(()) }
@@ -953,10 +971,10 @@ impl Walk<'_> {
     /// The lot a buyer vendor's receipt started.
     fn forward_receipt(&mut self, r: Downstream, via: Link, depth: usize) -> Result<Node, TraceError> {
         match &r.lot_code {
-            Some(lot) => self.forward_lot(r.vendor_id, Some(lot), None, Some(via), depth),
+            Some(lot) => self.forward_lot(r.vendor_id, Some(lot), r.at, None, Some(via), depth),
             None => {
                 let receipt = self.receipt(r.id)?;
-                self.forward_lot(r.vendor_id, None, Some(vec![receipt]), Some(via), depth)
+                self.forward_lot(r.vendor_id, None, None, Some(vec![receipt]), Some(via), depth)
             }
         }
     }

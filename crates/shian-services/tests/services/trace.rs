@@ -299,6 +299,32 @@ fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
     assert_eq!(indexed.lot_holders(long).unwrap().len(), 2);
     assert!(indexed.lot_holders("LONG-LOT-CODE-2026-0002").unwrap().is_empty(), "a code differing in its last byte");
     assert!(indexed.lot_holders("LONG-LOT-CODE-2026-000").unwrap().is_empty(), "a prefix of a code");
+
+    // The place the index hands out for a lot is taken only for that lot: another lot's place,
+    // or one out of range, reads the lot by its code. (A fresh reader each time: a reader
+    // remembers the last lot it read.)
+    let places = indexed.lot_places(long).unwrap();
+    let (w, x) = (places[0], places[1]);
+    let sold = |vendor: i64, at: trace::Place| {
+        let mut sales = Vec::new();
+        index
+            .on(&c.s)
+            .unwrap()
+            .unwrap()
+            .each_sale_of_lot(vendor, long, at, &mut |s| {
+                sales.push((s.id, s.quantity));
+                Ok(())
+            })
+            .unwrap();
+        sales
+    };
+    assert_eq!(sold(w.0, w.1).len(), 1);
+    for at in [None, x.1, Some(u32::MAX - 1)] {
+        assert_eq!(sold(w.0, at), sold(w.0, w.1), "W's sales of {long} with the place {at:?}");
+    }
+    let down = |at: trace::Place| index.on(&c.s).unwrap().unwrap().downstream_of_lot(w.0, long, at).unwrap();
+    assert_eq!(down(x.1), down(w.1));
+    assert_eq!(down(w.1)[0].lot_code.as_deref(), Some(longer));
 }
 
 #[test]
