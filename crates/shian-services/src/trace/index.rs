@@ -964,8 +964,7 @@ impl TraceData for Indexed<'_> {
         receipts.iter().try_for_each(|r| {
             // A backward trace goes on to a vendor supplier's lot next: its holding is its place,
             // and its code is read from the holding's row.
-            let from_vendor = r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0;
-            let supplier = from_vendor.then(|| ix.holding_at(r.supplier_lot, r.party)).flatten();
+            let supplier = from_vendor(r).then(|| ix.holding_at(r.supplier_lot, r.party)).flatten();
             let supplier_lot = match supplier {
                 Some(h) => Some(ix.lot_text(h)),
                 None => ix.code(r.supplier_lot),
