@@ -38,6 +38,13 @@ const NONE: u32 = u32::MAX;
 const SIDE: u32 = 1 << 31;
 /// An external id kept whole in the side table.
 const EXT_SIDE: u64 = 0xFFFF;
+/// The longest external id kept packed, and the zeros its number is padded with (at most 14
+/// digits: the number fits the 48 bits beside the format).
+const EXT_LEN: usize = 40;
+const ZEROS: &str = "00000000000000";
+
+/// Where a packed external id is written out for a trace (on the stack: no allocation).
+type ExtBuf = arrayvec::ArrayString<EXT_LEN>;
 /// Flags in a record's `kind`, beside the tag: the record has a party name (in `*_names`), a
 /// receipt has a quarantine number (in `quarantine`) — so a trace looks them up only then.
 const NAMED: u16 = 1 << 15;
@@ -128,32 +135,15 @@ struct Holding {
     text: Inline,
 }
 
-/// A lot code of up to [`Inline::MAX`] bytes kept in its row; longer ones are in the arena.
-#[derive(Debug, Clone, Copy)]
-struct Inline {
-    /// The length, or `u8::MAX` for a code kept in the arena only.
-    len: u8,
-    bytes: [u8; Inline::MAX],
+/// A lot code of up to 16 bytes kept in its row; an empty one means the code is in the arena only
+/// (no holding has an empty code).
+type Inline = arrayvec::ArrayString<16>;
+
+fn inline(code: &str) -> Inline {
+    Inline::from(code).unwrap_or_default()
 }
 
-impl Inline {
-    const MAX: usize = 19;
-
-    fn new(code: &str) -> Inline {
-        let mut bytes = [0; Inline::MAX];
-        match bytes.get_mut(..code.len()) {
-            Some(b) => {
-                b.copy_from_slice(code.as_bytes());
-                Inline { len: code.len() as u8, bytes }
-            }
-            None => Inline { len: u8::MAX, bytes },
-        }
-    }
-
-    fn get(&self) -> Option<&str> {
-        std::str::from_utf8(self.bytes.get(..usize::from(self.len))?).ok()
-    }
-}
+const _: () = assert!(size_of::<Holding>() == 40, "a holding is one row of 40 bytes");
 
 /// A receipt that came from a holding (its buyer named the lot as the supplier's lot): the
 /// receipt's id and row, and the buyer's holding (`NONE` when the receipt names no lot).
@@ -347,7 +337,7 @@ impl TraceIndex {
             while from_lot.get(d).is_some_and(|i| supplier(i) == (lot, vendor)) {
                 d += 1;
             }
-            let text = Inline::new(self.strings.get(lot));
+            let text = inline(self.strings.get(lot));
             holdings.push(Holding {
                 vendor,
                 lot,
@@ -357,14 +347,8 @@ impl TraceIndex {
                 text,
             });
         }
-        let end = Holding {
-            vendor: NONE,
-            lot: 0,
-            receipts: r as u32,
-            sales: s as u32,
-            down: d as u32,
-            text: Inline::new(""),
-        };
+        let end =
+            Holding { vendor: NONE, lot: 0, receipts: r as u32, sales: s as u32, down: d as u32, text: Inline::new() };
         holdings.push(end);
         self.holdings_of = offsets(keys.iter().map(|k| k.0), self.strings.len());
         self.holdings = holdings;
@@ -462,7 +446,7 @@ impl TraceIndex {
     /// A holding's lot code.
     fn lot_text(&self, h: u32) -> &str {
         let h = &self.holdings[h as usize];
-        h.text.get().unwrap_or_else(|| self.strings.get(h.lot))
+        if h.text.is_empty() { self.strings.get(h.lot) } else { &h.text }
     }
 
     /// A reader over this index and `store`, if the store still stands where the index was built;
@@ -493,12 +477,14 @@ impl TraceIndex {
         IndexSize { receipts: self.receipts.len(), sales: self.sales.len(), strings: self.strings.len(), bytes }
     }
 
-    /// An external id packed as (format, number), or kept whole in the side table.
+    /// An external id packed as (format, number), or kept whole in the side table (also when its
+    /// text would not fit an [`ExtBuf`]).
     fn ext(&mut self, source: &str, ext_id: &str) -> Result<u64> {
         let source = self.tags.intern(source)?;
         let digits = ext_id.bytes().rev().take_while(u8::is_ascii_digit).count();
         let (prefix, number) = ext_id.split_at(ext_id.len() - digits);
-        if (1..=14).contains(&digits)
+        if (1..=ZEROS.len()).contains(&digits)
+            && ext_id.len() <= EXT_LEN
             && let Ok(n) = number.parse::<u64>()
         {
             // Prefixes are few in practice; past the tag table's size, ids are kept whole.
@@ -524,22 +510,24 @@ impl TraceIndex {
         Ok(EXT_SIDE << 48 | (self.ext_side.len() as u64 - 1))
     }
 
-    /// Writes the external id `ext` into `buf` (cleared first) and gives its source.
-    fn ext_into(&self, ext: u64, buf: &mut CompactString) -> &str {
-        buf.clear();
+    /// The source and external id of `ext`: a packed id written into `buf`, one from the side
+    /// table lent as it is kept.
+    fn ext_of<'x>(&'x self, ext: u64, buf: &'x mut ExtBuf) -> (&'x str, &'x str) {
         let (format, n) = (ext >> 48, ext & ((1 << 48) - 1));
         if format == EXT_SIDE {
             let (source, whole) = &self.ext_side[n as usize];
-            buf.push_str(whole);
-            return self.tags.get(*source);
+            return (self.tags.get(*source), whole);
         }
         let (source, prefix, width) = self.ext_formats[format as usize];
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(n);
-        buf.push_str(self.tags.get(prefix));
-        buf.extend(std::iter::repeat_n('0', usize::from(width).saturating_sub(digits.len())));
-        buf.push_str(digits);
-        self.tags.get(source)
+        let pad = usize::from(width).saturating_sub(digits.len());
+        buf.clear();
+        // `ext` packed only ids that fit, with at most `ZEROS.len()` digits.
+        for part in [self.tags.get(prefix), &ZEROS[..pad], digits] {
+            buf.push_str(part);
+        }
+        (self.tags.get(source), buf.as_str())
     }
 
     /// A quantity as thousandths when that is exact, else a side-table slot.
@@ -567,14 +555,14 @@ impl TraceIndex {
         &'x self,
         r: &Record,
         names: &HashMap<u32, u32>,
-        buf: &'x mut CompactString,
+        buf: &'x mut ExtBuf,
         lot: Option<&'x str>,
     ) -> MovementRef<'x> {
-        let source = self.ext_into(r.ext, buf);
+        let (source, ext_id) = self.ext_of(r.ext, buf);
         MovementRef {
             id: i64::from(r.id),
             source,
-            ext_id: buf,
+            ext_id,
             vendor_id: i64::from(r.vendor),
             variety_id: i64::from(r.variety),
             lot_code: lot,
@@ -594,7 +582,7 @@ impl TraceIndex {
     fn lend_receipt<'x>(
         &'x self,
         r: &Receipt,
-        buf: &'x mut CompactString,
+        buf: &'x mut ExtBuf,
         lot: Option<&'x str>,
         supplier_lot: Option<&'x str>,
     ) -> MovementRef<'x> {
@@ -608,16 +596,16 @@ impl TraceIndex {
         }
     }
 
-    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut CompactString, lot: Option<&'x str>) -> MovementRef<'x> {
+    fn lend_sale<'x>(&'x self, s: &Sale, buf: &'x mut ExtBuf, lot: Option<&'x str>) -> MovementRef<'x> {
         self.lend(s, &self.sale_names, buf, lot)
     }
 
     fn receipt(&self, r: &Receipt) -> Movement {
-        self.lend_receipt(r, &mut CompactString::default(), self.code(r.lot), self.code(r.supplier_lot)).to_movement()
+        self.lend_receipt(r, &mut ExtBuf::new(), self.code(r.lot), self.code(r.supplier_lot)).to_movement()
     }
 
     fn sale(&self, s: &Sale) -> Movement {
-        self.lend_sale(s, &mut CompactString::default(), self.code(s.lot)).to_movement()
+        self.lend_sale(s, &mut ExtBuf::new(), self.code(s.lot)).to_movement()
     }
 
     /// A vendor's sales of a variety in `[from, to]` naming no lot.
@@ -936,7 +924,7 @@ impl TraceData for Indexed<'_> {
         at: Place,
         f: &mut VisitReceipt<'_>,
     ) -> Result<(), TraceError> {
-        let (ix, mut buf) = (self.index, CompactString::default());
+        let (ix, mut buf) = (self.index, ExtBuf::new());
         let receipts = self.lot_receipts(vendor, lot_code, at);
         // What the trace shows of each receipt next is asked for all at once, in two tight
         // loops: first what each receipt names (where the supplier lot's holdings are, the
@@ -974,8 +962,7 @@ impl TraceData for Indexed<'_> {
     }
 
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, at: Place, f: &mut Visit<'_>) -> Result<(), TraceError> {
-        // Inline: an external id of up to 24 bytes needs no allocation.
-        let mut buf = CompactString::default();
+        let mut buf = ExtBuf::new();
         let (ix, sales) = (self.index, self.lot_sales(vendor, lot_code, at));
         // The buyers are shown next: their slots are read in one tight loop, then the parties.
         for s in sales {
@@ -995,8 +982,7 @@ impl TraceData for Indexed<'_> {
         to: i64,
         f: &mut Visit<'_>,
     ) -> Result<(), TraceError> {
-        // Inline: an external id of up to 24 bytes needs no allocation.
-        let mut buf = CompactString::default();
+        let mut buf = ExtBuf::new();
         let sales = self.index.unlotted_between(vendor, variety, from, to);
         // Sales naming no lot.
         sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, None)))

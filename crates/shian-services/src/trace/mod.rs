@@ -961,7 +961,9 @@ impl Walk<'_> {
         self.enter(None, depth);
         node.records += 1;
         if let Some(l) = node.link.as_mut() {
-            l.quantity += convert(s.quantity, s.unit, &l.unit).unwrap_or(0.0);
+            // The same unit needs no conversion (nor is it read).
+            l.quantity +=
+                if s.unit == l.unit { s.quantity } else { convert(s.quantity, s.unit, &l.unit).unwrap_or(0.0) };
             l.at = l.at.min(s.at);
             l.time = ChinaTime(l.at);
         }
@@ -1068,7 +1070,7 @@ pub fn recount(tree: &mut TraceTree) {
         let (kind, region) = (kinds.of(n.party.kind.as_str()), regions.of(region));
         let first = n.party.id.map(|id| counted.insert((kind, id)));
         for (groups, g) in [(&mut kinds, kind), (&mut regions, region)] {
-            let t = &mut groups.list[g].1;
+            let t = groups.total(g);
             t.records += n.records;
             t.quantity_kg += kg;
             t.inferred_records += if l.inferred { n.records } else { 0 };
@@ -1100,12 +1102,17 @@ pub fn recount(tree: &mut TraceTree) {
 /// Totals grouped by a key (kept in `Total::kind`).
 #[derive(Default)]
 struct Groups<'a> {
+    /// Each group's key, its key packed (see [`packed`]) and its totals, in the order met.
+    list: Vec<(&'a str, Option<u128>, Total)>,
+    /// The groups by key, once there are more than [`Groups::LISTED`] (searching the list is
+    /// quicker until then).
     at: HashMap<&'a str, usize>,
-    list: Vec<(&'a str, Total)>,
     last: Option<(&'a str, usize)>,
 }
 
 impl<'a> Groups<'a> {
+    const LISTED: usize = 16;
+
     /// The group of `key` (nodes come in runs of one kind and one region: the last group is
     /// tried first).
     fn of(&mut self, key: &'a str) -> usize {
@@ -1114,17 +1121,80 @@ impl<'a> Groups<'a> {
         {
             return g;
         }
-        let g = *self.at.entry(key).or_insert_with(|| {
-            self.list.push((key, Total::default()));
-            self.list.len() - 1
+        let g = if self.list.len() <= Self::LISTED {
+            let p = packed(key);
+            let same = |(k, q, _): &(&str, Option<u128>, Total)| match p {
+                Some(_) => *q == p,
+                None => *k == key,
+            };
+            self.list.iter().position(same)
+        } else {
+            self.at.get(key).copied()
+        };
+        let g = g.unwrap_or_else(|| {
+            self.list.push((key, packed(key), Total::default()));
+            let g = self.list.len() - 1;
+            if self.list.len() > Self::LISTED {
+                if self.at.is_empty() {
+                    self.at.extend(self.list.iter().enumerate().map(|(g, (k, ..))| (*k, g)));
+                } else {
+                    self.at.insert(key, g);
+                }
+            }
+            g
         });
         self.last = Some((key, g));
         g
     }
 
+    fn total(&mut self, g: usize) -> &mut Total {
+        &mut self.list[g].2
+    }
+
     /// The totals, by key.
     fn sorted(mut self) -> Vec<Total> {
-        self.list.sort_unstable_by_key(|(k, _)| *k);
-        self.list.into_iter().map(|(k, t)| Total { kind: k.to_string(), ..t }).collect()
+        self.list.sort_unstable_by_key(|(k, ..)| *k);
+        self.list.into_iter().map(|(k, _, t)| Total { kind: k.to_string(), ..t }).collect()
+    }
+}
+
+/// A key of up to 15 bytes as one number (its bytes, then its length in the last byte), so that
+/// two keys are compared in one step; `None` for longer keys.
+fn packed(key: &str) -> Option<u128> {
+    let mut bytes = [0u8; 16];
+    bytes.get_mut(..key.len()).filter(|_| key.len() < 16)?.copy_from_slice(key.as_bytes());
+    bytes[15] = key.len() as u8;
+    Some(u128::from_le_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_tell_keys_apart_listed_packed_long_and_past_the_list() {
+        // 15 bytes (packed), 16 bytes (compared as text), a prefix and a key with a trailing NUL.
+        let keys: Vec<String> =
+            ["supermarket0001", "supermarket00012", "super", "super\0", "", "long key of many bytes"]
+                .into_iter()
+                .map(String::from)
+                .chain((0..30).map(|i| format!("33{i:04}")))
+                .collect();
+        let mut groups = Groups::default();
+        let first: Vec<usize> = keys.iter().map(|k| groups.of(k)).collect();
+        assert_eq!(first, (0..keys.len()).collect::<Vec<_>>(), "every key its own group");
+        // Again, in another order (so the last group is not the one asked for), past the list.
+        for (i, k) in keys.iter().enumerate().rev() {
+            assert_eq!(groups.of(k), i, "{k:?}");
+            groups.total(i).records += 1;
+        }
+        assert_eq!(groups.of("supermarket0001"), 0);
+        assert_eq!(groups.of("supermarket00012"), 1);
+        assert_eq!(packed("super"), packed("super"));
+        assert_ne!(packed("super"), packed("super\0"));
+        assert_eq!(packed("sixteen bytes!!!"), None);
+        let sorted = groups.sorted();
+        assert_eq!(sorted.len(), keys.len());
+        assert!(sorted.windows(2).all(|w| w[0].kind < w[1].kind) && sorted.iter().all(|t| t.records == 1));
     }
 }

@@ -277,7 +277,7 @@ fn a_market_to_market_hop_is_followed_both_ways_and_school_canteens_are_flagged(
 #[test]
 fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
     use trace::TraceData;
-    // Codes longer than a holding row keeps (19 bytes) are compared in the string arena; a code
+    // Codes longer than a holding row keeps (16 bytes) are compared in the string arena; a code
     // at two vendors starts one tree per vendor.
     let (long, longer) = ("LONG-LOT-CODE-2026-0001", "LONGER-LOT-CODE-2026-00000002");
     let mut c = Chain::new();
