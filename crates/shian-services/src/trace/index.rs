@@ -961,6 +961,10 @@ impl TraceData for Indexed<'_> {
         })
     }
 
+    fn sales_to_known_buyers(&self, vendor: i64, lot_code: &str, at: Place) -> usize {
+        self.lot_sales(vendor, lot_code, at).iter().filter(|s| s.party != NONE).count()
+    }
+
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, at: Place, f: &mut Visit<'_>) -> Result<(), TraceError> {
         let mut buf = ExtBuf::new();
         let (ix, sales) = (self.index, self.lot_sales(vendor, lot_code, at));

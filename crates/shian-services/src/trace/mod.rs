@@ -351,7 +351,7 @@ impl Basis {
 /// Recipients of one kind in a forward trace.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Total {
-    pub kind: String,
+    pub kind: CompactString,
     /// Distinct recipients (consumers: sales).
     pub recipients: usize,
     /// Sales or receipts reaching them.
@@ -365,7 +365,7 @@ pub struct Total {
 /// Recipients in one region (GB/T 2260 code; empty when unknown) in a forward trace.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RegionTotal {
-    pub region: String,
+    pub region: CompactString,
     /// Distinct recipients (consumers: sales).
     pub recipients: usize,
     /// Sales or receipts reaching them.
@@ -913,8 +913,12 @@ impl Walk<'_> {
         folded: &mut Folded,
     ) -> Result<Vec<Node>, TraceError> {
         let mut waiting = Waiting::new(downstream);
-        let mut out = Vec::new();
         let store = self.store;
+        let room = match sales {
+            Sales::OfLot { vendor, lot, at } => store.sales_to_known_buyers(vendor, lot, at),
+            Sales::Unnamed { .. } => 0,
+        };
+        let mut out = Vec::with_capacity(room);
         let mut each = |s: &MovementRef<'_>| -> Result<(), TraceError> {
             let received = match (s.party_kind, s.party_id) {
                 ("vendor", Some(b)) => waiting.take(b),
@@ -1104,9 +1108,10 @@ pub fn recount(tree: &mut TraceTree) {
 struct Groups<'a> {
     /// Each group's key, its key packed (see [`packed`]) and its totals, in the order met.
     list: Vec<(&'a str, Option<u128>, Total)>,
-    /// The groups by key, once there are more than [`Groups::LISTED`] (searching the list is
-    /// quicker until then).
-    at: HashMap<&'a str, usize>,
+    /// The groups by packed key, and by key those too long to pack, once there are more than
+    /// [`Groups::LISTED`] (searching the list is quicker until then).
+    at: HashMap<u128, usize>,
+    long: HashMap<&'a str, usize>,
     last: Option<(&'a str, usize)>,
 }
 
@@ -1121,24 +1126,26 @@ impl<'a> Groups<'a> {
         {
             return g;
         }
-        let g = if self.list.len() <= Self::LISTED {
-            let p = packed(key);
-            let same = |(k, q, _): &(&str, Option<u128>, Total)| match p {
-                Some(_) => *q == p,
-                None => *k == key,
-            };
-            self.list.iter().position(same)
-        } else {
-            self.at.get(key).copied()
+        let p = packed(key);
+        let g = match p {
+            _ if self.list.len() <= Self::LISTED => {
+                let same = |(k, q, _): &(&str, Option<u128>, Total)| if p.is_some() { *q == p } else { *k == key };
+                self.list.iter().position(same)
+            }
+            Some(p) => self.at.get(&p).copied(),
+            None => self.long.get(key).copied(),
         };
         let g = g.unwrap_or_else(|| {
-            self.list.push((key, packed(key), Total::default()));
+            self.list.push((key, p, Total::default()));
             let g = self.list.len() - 1;
             if self.list.len() > Self::LISTED {
-                if self.at.is_empty() {
-                    self.at.extend(self.list.iter().enumerate().map(|(g, (k, ..))| (*k, g)));
-                } else {
-                    self.at.insert(key, g);
+                // Past the list: every group so far goes into the maps once, then each new one.
+                let new = if self.at.is_empty() && self.long.is_empty() { 0 } else { g };
+                for (i, (k, q, _)) in self.list.iter().enumerate().skip(new) {
+                    match q {
+                        Some(q) => self.at.insert(*q, i),
+                        None => self.long.insert(*k, i),
+                    };
                 }
             }
             g
@@ -1154,7 +1161,7 @@ impl<'a> Groups<'a> {
     /// The totals, by key.
     fn sorted(mut self) -> Vec<Total> {
         self.list.sort_unstable_by_key(|(k, ..)| *k);
-        self.list.into_iter().map(|(k, _, t)| Total { kind: k.to_string(), ..t }).collect()
+        self.list.into_iter().map(|(k, _, t)| Total { kind: CompactString::new(k), ..t }).collect()
     }
 }
 
