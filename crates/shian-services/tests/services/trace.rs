@@ -325,6 +325,16 @@ fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
     let down = |at: trace::Place| index.on(&c.s).unwrap().unwrap().downstream_of_lot(w.0, long, at).unwrap();
     assert_eq!(down(x.1), down(w.1));
     assert_eq!(down(w.1)[0].lot_code.as_deref(), Some(longer));
+
+    // The longest code kept in the row (16 bytes) and one a byte longer that begins with it.
+    let (kept, arena) = ("L2026-0000000001", "L2026-00000000012");
+    c.receive_from_producer("W", kept, 10.0, T0);
+    c.receive_from_producer("X", arena, 10.0, T0);
+    c.sale("W", Some(kept), 1.0, T0 + HOUR, ("canteen", Some("K1")));
+    c.sale("X", Some(arena), 2.0, T0 + HOUR, ("restaurant", Some("R1")));
+    for (code, bought) in [(kept, "canteen:K1"), (arena, "restaurant:R1")] {
+        assert_eq!(below(&c.forward(Start::Lot(code.into()), confirmed())), [bought], "{code}");
+    }
 }
 
 #[test]
@@ -721,8 +731,12 @@ fn the_trace_index_keeps_odd_ids_and_quantities_and_is_refused_after_any_write()
     c.receive_from_producer("W", "L1", 100.0, T0);
     let w = c.id(Kind::Vendor, "W");
     // External ids with leading zeros, no digits, more digits than the packed form holds, and
-    // Chinese text; a quantity that is not a whole number of thousandths.
-    for (ext, qty) in [("OUT000001", 1.5), ("销货-0042", 0.3333), ("NODIGITS", 2.0), ("X123456789012345678", 3.25)] {
+    // Chinese text; the longest id written out packed (40 bytes) and one byte more; a quantity
+    // that is not a whole number of thousandths.
+    let (longest, too_long) = (format!("{}0123456789", "A".repeat(30)), format!("{}0123456789", "A".repeat(31)));
+    let exts = [("OUT000001", 1.5), ("销货-0042", 0.3333), ("NODIGITS", 2.0), ("X123456789012345678", 3.25)];
+    let exts = exts.into_iter().chain([(longest.as_str(), 4.0), (too_long.as_str(), 5.0)]);
+    for (ext, qty) in exts {
         let values = [
             ("source", text("T")),
             ("ext_id", text(ext)),
@@ -739,12 +753,16 @@ fn the_trace_index_keeps_odd_ids_and_quantities_and_is_refused_after_any_write()
     }
     c.sale("W", None, 5.0, T0 + 2 * HOUR, ("supermarket", Some("S1")));
     let fwd = c.forward(Start::Lot("L1".into()), TraceOptions::default());
-    assert_eq!(fwd.totals.iter().map(|t| t.records).sum::<usize>(), 5);
+    assert_eq!(fwd.totals.iter().map(|t| t.records).sum::<usize>(), 7);
     c.back(sale_start("E2"), TraceOptions::default());
+    for ext in [&longest, &too_long] {
+        let sale = c.forward(sale_start(ext), TraceOptions::default());
+        assert_eq!(sale.roots[0].children[0].link.as_ref().unwrap().ext_id, ext.as_str());
+    }
 
     let index = trace::TraceIndex::build(&c.s).unwrap();
     assert!(index.on(&c.s).unwrap().is_some());
-    assert_eq!(index.size().sales, 5);
+    assert_eq!(index.size().sales, 7);
     // A new sale, a changed receipt, a renamed vendor: each makes the index stale.
     c.sale("W", Some("L1"), 1.0, T0 + 3 * HOUR, ("consumer", None));
     assert!(index.on(&c.s).unwrap().is_none(), "a new sale");
