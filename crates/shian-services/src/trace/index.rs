@@ -135,8 +135,8 @@ struct Holding {
     text: Inline,
 }
 
-/// A lot code of up to 16 bytes kept in its row; an empty one means the code is in the arena only
-/// (no holding has an empty code).
+/// A lot code of up to 16 bytes kept in its row; an empty one means the code is read from the
+/// arena (longer codes, and an empty code, which the arena gives back as it is).
 type Inline = arrayvec::ArrayString<16>;
 
 fn inline(code: &str) -> Inline {

@@ -965,7 +965,8 @@ impl Walk<'_> {
         self.enter(None, depth);
         node.records += 1;
         if let Some(l) = node.link.as_mut() {
-            // The same unit needs no conversion (nor is it read).
+            // The same unit needs no conversion (nor is it parsed: a unit Shian does not know is
+            // summed as it is, where a conversion would have dropped it).
             l.quantity +=
                 if s.unit == l.unit { s.quantity } else { convert(s.quantity, s.unit, &l.unit).unwrap_or(0.0) };
             l.at = l.at.min(s.at);
