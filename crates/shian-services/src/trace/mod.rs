@@ -1107,18 +1107,12 @@ pub fn recount(tree: &mut TraceTree) {
 /// Totals grouped by a key (kept in `Total::kind`).
 #[derive(Default)]
 struct Groups<'a> {
-    /// Each group's key, its key packed (see [`packed`]) and its totals, in the order met.
-    list: Vec<(&'a str, Option<u128>, Total)>,
-    /// The groups by packed key, and by key those too long to pack, once there are more than
-    /// [`Groups::LISTED`] (searching the list is quicker until then).
-    at: HashMap<u128, usize>,
-    long: HashMap<&'a str, usize>,
+    at: HashMap<&'a str, usize>,
+    list: Vec<(&'a str, Total)>,
     last: Option<(&'a str, usize)>,
 }
 
 impl<'a> Groups<'a> {
-    const LISTED: usize = 16;
-
     /// The group of `key` (nodes come in runs of one kind and one region: the last group is
     /// tried first).
     fn of(&mut self, key: &'a str) -> usize {
@@ -1127,52 +1121,23 @@ impl<'a> Groups<'a> {
         {
             return g;
         }
-        let p = packed(key);
-        let g = match p {
-            _ if self.list.len() <= Self::LISTED => {
-                let same = |(k, q, _): &(&str, Option<u128>, Total)| if p.is_some() { *q == p } else { *k == key };
-                self.list.iter().position(same)
-            }
-            Some(p) => self.at.get(&p).copied(),
-            None => self.long.get(key).copied(),
-        };
-        let g = g.unwrap_or_else(|| {
-            self.list.push((key, p, Total::default()));
-            let g = self.list.len() - 1;
-            if self.list.len() > Self::LISTED {
-                // Past the list: every group so far goes into the maps once, then each new one.
-                let new = if self.at.is_empty() && self.long.is_empty() { 0 } else { g };
-                for (i, (k, q, _)) in self.list.iter().enumerate().skip(new) {
-                    match q {
-                        Some(q) => self.at.insert(*q, i),
-                        None => self.long.insert(*k, i),
-                    };
-                }
-            }
-            g
+        let g = *self.at.entry(key).or_insert_with(|| {
+            self.list.push((key, Total::default()));
+            self.list.len() - 1
         });
         self.last = Some((key, g));
         g
     }
 
     fn total(&mut self, g: usize) -> &mut Total {
-        &mut self.list[g].2
+        &mut self.list[g].1
     }
 
     /// The totals, by key.
     fn sorted(mut self) -> Vec<Total> {
-        self.list.sort_unstable_by_key(|(k, ..)| *k);
-        self.list.into_iter().map(|(k, _, t)| Total { kind: CompactString::new(k), ..t }).collect()
+        self.list.sort_unstable_by_key(|(k, _)| *k);
+        self.list.into_iter().map(|(k, t)| Total { kind: CompactString::new(k), ..t }).collect()
     }
-}
-
-/// A key of up to 15 bytes as one number (its bytes, then its length in the last byte), so that
-/// two keys are compared in one step; `None` for longer keys.
-fn packed(key: &str) -> Option<u128> {
-    let mut bytes = [0u8; 16];
-    bytes.get_mut(..key.len()).filter(|_| key.len() < 16)?.copy_from_slice(key.as_bytes());
-    bytes[15] = key.len() as u8;
-    Some(u128::from_le_bytes(bytes))
 }
 
 #[cfg(test)]
@@ -1180,8 +1145,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_tell_keys_apart_listed_packed_long_and_past_the_list() {
-        // 15 bytes (packed), 16 bytes (compared as text), a prefix and a key with a trailing NUL.
+    fn groups_tell_keys_apart_and_come_out_sorted() {
+        // Keys of 15 and 16 bytes, a prefix, a key with a trailing NUL, the empty key, many keys.
         let keys: Vec<String> =
             ["supermarket0001", "supermarket00012", "super", "super\0", "", "long key of many bytes"]
                 .into_iter()
@@ -1191,16 +1156,13 @@ mod tests {
         let mut groups = Groups::default();
         let first: Vec<usize> = keys.iter().map(|k| groups.of(k)).collect();
         assert_eq!(first, (0..keys.len()).collect::<Vec<_>>(), "every key its own group");
-        // Again, in another order (so the last group is not the one asked for), past the list.
+        // Again, in another order (so the last group is not the one asked for).
         for (i, k) in keys.iter().enumerate().rev() {
             assert_eq!(groups.of(k), i, "{k:?}");
             groups.total(i).records += 1;
         }
         assert_eq!(groups.of("supermarket0001"), 0);
         assert_eq!(groups.of("supermarket00012"), 1);
-        assert_eq!(packed("super"), packed("super"));
-        assert_ne!(packed("super"), packed("super\0"));
-        assert_eq!(packed("sixteen bytes!!!"), None);
         let sorted = groups.sorted();
         assert_eq!(sorted.len(), keys.len());
         assert!(sorted.windows(2).all(|w| w[0].kind < w[1].kind) && sorted.iter().all(|t| t.records == 1));
