@@ -114,9 +114,10 @@ pub trait TraceData {
     fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str, _at: Place) -> Result<Vec<Downstream>> {
         Ok(self.receipts_from_lot(supplier, supplier_lot)?.iter().map(Downstream::of).collect())
     }
-    /// How many of a lot's sales name their buyer by id (room for the nodes they become); 0 when
-    /// the reader cannot tell without reading them.
-    fn sales_to_known_buyers(&self, _vendor: i64, _lot_code: &str, _at: Place) -> usize {
+    /// Room for the nodes a lot's sales become: one per sale naming its buyer by id, and one for
+    /// the sales to anonymous buyers (folded together, after the others); 0 when the reader cannot
+    /// tell without reading them.
+    fn sale_nodes(&self, _vendor: i64, _lot_code: &str, _at: Place) -> usize {
         0
     }
     /// [`TraceData::sales_of_lot`], each lent to `f` in turn.

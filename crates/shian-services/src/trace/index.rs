@@ -961,8 +961,10 @@ impl TraceData for Indexed<'_> {
         })
     }
 
-    fn sales_to_known_buyers(&self, vendor: i64, lot_code: &str, at: Place) -> usize {
-        self.lot_sales(vendor, lot_code, at).iter().filter(|s| s.party != NONE).count()
+    fn sale_nodes(&self, vendor: i64, lot_code: &str, at: Place) -> usize {
+        let sales = self.lot_sales(vendor, lot_code, at);
+        let known = sales.iter().filter(|s| s.party != NONE).count();
+        known + usize::from(known < sales.len())
     }
 
     fn each_sale_of_lot(&self, vendor: i64, lot_code: &str, at: Place, f: &mut Visit<'_>) -> Result<(), TraceError> {

@@ -747,26 +747,30 @@ impl Folded {
 }
 
 /// The receipts of buyer vendors waiting for the sales they pair with: each buyer's in time order,
-/// taken in turn by its sales.
-struct Waiting(Vec<(i64, Option<Downstream>)>);
+/// taken in turn by its sales. Sorted where they were read (a trace makes no other list per lot);
+/// a receipt taken leaves its buyer behind, with the id [`TAKEN`].
+struct Waiting(Vec<Downstream>);
+
+/// The id of a receipt a sale took (record ids are positive).
+const TAKEN: i64 = i64::MIN;
 
 impl Waiting {
-    fn new(downstream: Vec<Downstream>) -> Waiting {
-        let mut waiting: Vec<_> = downstream.into_iter().map(|d| (d.vendor_id, Some(d))).collect();
+    fn new(mut downstream: Vec<Downstream>) -> Waiting {
         // Stable: a buyer's receipts stay in time order.
-        waiting.sort_by_key(|(buyer, _)| *buyer);
-        Waiting(waiting)
+        downstream.sort_by_key(|d| d.vendor_id);
+        Waiting(downstream)
     }
 
     /// The buyer's earliest receipt not taken yet.
     fn take(&mut self, buyer: i64) -> Option<Downstream> {
-        let at = self.0.partition_point(|(b, _)| *b < buyer);
-        self.0[at..].iter_mut().take_while(|(b, _)| *b == buyer).find_map(|(_, d)| d.take())
+        let at = self.0.partition_point(|d| d.vendor_id < buyer);
+        let d = self.0[at..].iter_mut().take_while(|d| d.vendor_id == buyer).find(|d| d.id != TAKEN)?;
+        Some(std::mem::replace(d, Downstream { id: TAKEN, vendor_id: buyer, lot_code: None, at: None }))
     }
 
     /// The receipts no sale took, by buyer, each buyer's in time order.
     fn rest(self) -> impl Iterator<Item = Downstream> {
-        self.0.into_iter().filter_map(|(_, d)| d)
+        self.0.into_iter().filter(|d| d.id != TAKEN)
     }
 }
 
@@ -915,7 +919,7 @@ impl Walk<'_> {
         let mut waiting = Waiting::new(downstream);
         let store = self.store;
         let room = match sales {
-            Sales::OfLot { vendor, lot, at } => store.sales_to_known_buyers(vendor, lot, at),
+            Sales::OfLot { vendor, lot, at } => store.sale_nodes(vendor, lot, at),
             Sales::Unnamed { .. } => 0,
         };
         let mut out = Vec::with_capacity(room);
@@ -1053,14 +1057,16 @@ impl<'a> Kilograms<'a> {
 /// Sets a forward trace's totals per kind of recipient and per region (over every non-root
 /// node), in one pass over the tree.
 pub fn recount(tree: &mut TraceTree) {
-    let mut kinds = Groups::default();
-    let mut regions = Groups::default();
+    // Room for the kinds and regions of most large traces (tens of regions) without growing.
+    let mut kinds = Groups::with_capacity(8);
+    let mut regions = Groups::with_capacity(32);
     let mut kilograms = Kilograms::default();
     // (kind's group, id): the recipients with an id already counted. A party's region is its
     // own, so the first node of a (kind, id) is the first in its kind's and its region's group.
     let mut counted: HashSet<(usize, i64)> = HashSet::with_capacity(tree.nodes);
     let roots = &tree.roots;
-    let mut stack: Vec<(&Node, &Node)> = roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))).collect();
+    let mut stack: Vec<(&Node, &Node)> = Vec::with_capacity(64);
+    stack.extend(roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))));
     while let Some((n, parent)) = stack.pop() {
         stack.extend(n.children.iter().map(|c| (c, n)));
         let Some(l) = &n.link else { continue };
@@ -1113,6 +1119,10 @@ struct Groups<'a> {
 }
 
 impl<'a> Groups<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Groups { at: HashMap::with_capacity(n), list: Vec::with_capacity(n), last: None }
+    }
+
     /// The group of `key` (nodes come in runs of one kind and one region: the last group is
     /// tried first).
     fn of(&mut self, key: &'a str) -> usize {
