@@ -732,17 +732,33 @@ enum Sales<'r> {
 /// The consumer (and other anonymous) sales of one lot, folded as they are met into one node per
 /// kind and certainty, so a lot sold to a thousand shoppers shows one line (the first sale's,
 /// with the quantity of all in its unit, the earliest time and the number of sales).
+/// The first two in place (a lot's anonymous buyers are mostly one or two kinds).
 #[derive(Default)]
-struct Folded(Vec<Node>);
+struct Folded {
+    first: arrayvec::ArrayVec<Node, 2>,
+    more: Vec<Node>,
+}
 
 impl Folded {
-    /// The folded nodes, by kind, confirmed before inferred.
-    fn into_nodes(mut self) -> Vec<Node> {
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Node> {
+        self.first.iter_mut().chain(self.more.iter_mut())
+    }
+
+    fn push(&mut self, node: Node) {
+        if let Err(full) = self.first.try_push(node) {
+            self.more.push(full.element());
+        }
+    }
+
+    /// Puts the folded nodes at the end of `out`, by kind, confirmed before inferred.
+    fn append_to(self, out: &mut Vec<Node>) {
         fn key(n: &Node) -> (&str, bool) {
             (n.party.kind.as_str(), n.link.as_ref().is_some_and(|l| l.inferred))
         }
-        self.0.sort_by(|a, b| key(a).cmp(&key(b)));
-        self.0
+        let start = out.len();
+        out.extend(self.first);
+        out.extend(self.more);
+        out[start..].sort_by(|a, b| key(a).cmp(&key(b)));
     }
 }
 
@@ -902,7 +918,7 @@ impl Walk<'_> {
                 node.children.extend(inferred);
             }
         }
-        node.children.extend(folded.into_nodes());
+        folded.append_to(&mut node.children);
         Ok(node)
     }
 
@@ -961,9 +977,9 @@ impl Walk<'_> {
         let inferred = basis.is_some();
         let same =
             |n: &&mut Node| n.party.kind == s.party_kind && n.link.as_ref().is_some_and(|l| l.inferred == inferred);
-        let Some(node) = folded.0.iter_mut().find(same) else {
+        let Some(node) = folded.iter_mut().find(same) else {
             let node = self.recipient(s, link(s, "outbound", basis.cloned()), depth)?;
-            folded.0.push(node);
+            folded.push(node);
             return Ok(());
         };
         self.enter(None, depth);
