@@ -731,8 +731,9 @@ enum Sales<'r> {
 
 /// The consumer (and other anonymous) sales of one lot, folded as they are met into one node per
 /// kind and certainty, so a lot sold to a thousand shoppers shows one line (the first sale's,
-/// with the quantity of all in its unit, the earliest time and the number of sales).
-/// The first two in place (a lot's anonymous buyers are mostly one or two kinds).
+/// with the quantity of all in its unit, the earliest time and the number of sales). The first
+/// two are kept in place, without a list allocated (a lot's anonymous buyers are mostly one or
+/// two kinds).
 #[derive(Default)]
 struct Folded {
     first: arrayvec::ArrayVec<Node, 2>,
@@ -1169,6 +1170,45 @@ impl<'a> Groups<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn node(kind: &str) -> Node {
+        let party = Arc::new(PartyRef::named(kind, None, None));
+        Node {
+            party,
+            lot: None,
+            certificate: None,
+            link: None,
+            records: 1,
+            seen_before: false,
+            candidate_lots: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn folded_nodes_past_the_first_two_are_kept_and_all_come_last_by_kind() {
+        let mut folded = Folded::default();
+        for kind in ["other", "consumer", "buyer", "anonymous"] {
+            folded.push(node(kind));
+        }
+        assert_eq!(folded.iter_mut().count(), 4);
+        let mut out = vec![node("vendor")];
+        folded.append_to(&mut out);
+        let kinds: Vec<&str> = out.iter().map(|n| n.party.kind.as_str()).collect();
+        assert_eq!(kinds, ["vendor", "anonymous", "buyer", "consumer", "other"]);
+    }
+
+    #[test]
+    fn waiting_receipts_are_taken_per_buyer_in_time_order() {
+        let d = |id: i64, vendor_id: i64| Downstream { id, vendor_id, lot_code: None, at: None };
+        // Buyer 7's receipts 1 and 3 (in time order), buyer 5's receipt 2.
+        let mut waiting = Waiting::new(vec![d(1, 7), d(2, 5), d(3, 7)]);
+        assert_eq!(waiting.take(7).map(|d| d.id), Some(1));
+        assert_eq!(waiting.take(6), None);
+        assert_eq!(waiting.take(7).map(|d| d.id), Some(3));
+        assert_eq!(waiting.take(7), None, "each receipt is taken once");
+        assert_eq!(waiting.rest().map(|d| d.id).collect::<Vec<_>>(), [2]);
+    }
 
     #[test]
     fn groups_tell_keys_apart_and_come_out_sorted() {
