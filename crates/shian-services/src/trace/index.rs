@@ -236,9 +236,16 @@ impl TraceIndex {
             Ok(())
         })?;
         ix.tables = ix.tags.list.iter().map(|tag| party_table(tag)).collect();
+        // Regions numbered as they are first met: a forward trace's totals group by the number.
+        let mut regions: HashMap<CompactString, u32> = HashMap::default();
         for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
             store.scan_parties(kind, &mut |id, p| {
-                ix.parties.insert(kind, id, Arc::new(PartyRef::of(kind, id, p)));
+                let mut party = PartyRef::of(kind, id, p);
+                if let Some(r) = &party.region {
+                    let next = regions.len() as u32;
+                    party.region_no = Some(*regions.entry_ref(r.as_str()).or_insert(next));
+                }
+                ix.parties.insert(kind, id, Arc::new(party));
                 Ok(())
             })?;
         }

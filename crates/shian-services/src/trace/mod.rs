@@ -253,6 +253,10 @@ pub struct PartyRef {
     pub school: bool,
     /// The region code of the vendor's market, the producer or the buyer.
     pub region: Option<CompactString>,
+    /// The trace index's number for `region` (a forward trace's totals group regions by it
+    /// rather than by the text); `None` from readers that do not number regions.
+    #[serde(skip)]
+    pub(crate) region_no: Option<u32>,
 }
 
 impl PartyRef {
@@ -274,6 +278,7 @@ impl PartyRef {
             detail: text(p.detail.as_deref()),
             canteen_kind: text(p.canteen_kind.as_deref()),
             region: text(p.region.as_deref()),
+            region_no: None,
         }
     }
 
@@ -289,6 +294,7 @@ impl PartyRef {
             canteen_kind: None,
             school: false,
             region: None,
+            region_no: None,
         }
     }
 }
@@ -387,7 +393,9 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
     let roots = match start {
         Start::Sale { source, ext_id } => {
             let sale = w.find_sale(source, ext_id)?;
-            vec![w.back_sale(&sale.borrowed())?]
+            let mut roots = Vec::with_capacity(1);
+            w.back_sale(&sale.borrowed(), &mut roots)?;
+            roots
         }
         Start::Producer { .. } | Start::VendorVariety { .. } => return Err(TraceError::BackwardFromRange),
         Start::Buyer { code, range } => {
@@ -395,7 +403,7 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
             let (from, to) = range.seconds();
             let mut roots = Vec::new();
             for sale in store.sales_to_buyer(buyer, from, to)? {
-                roots.push(w.back_sale(&sale.borrowed())?);
+                w.back_sale(&sale.borrowed(), &mut roots)?;
             }
             roots
         }
@@ -403,7 +411,7 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
             let lots = w.start_lots(other)?;
             let mut roots = Vec::new();
             for (vendor, lot, at) in lots {
-                roots.push(w.back_lot(vendor, &lot, at, None, 0)?);
+                w.back_lot(vendor, &lot, at, None, 0, &mut roots)?;
             }
             roots
         }
@@ -420,7 +428,7 @@ pub fn forward(store: &dyn Store, start: &Start, opts: &TraceOptions) -> Result<
 pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> Result<TraceTree, TraceError> {
     let mut w = Walk::new(store, *opts);
     let roots = match start {
-        Start::Sale { source, ext_id } => vec![w.forward_sale(source, ext_id)?],
+        Start::Sale { source, ext_id } => w.forward_sale(source, ext_id)?,
         Start::Buyer { .. } => return Err(TraceError::ForwardFromBuyer),
         Start::Certificate(no) => vec![w.forward_certificate(no)?],
         Start::Producer { code, range } => vec![w.forward_producer(code, range)?],
@@ -431,14 +439,14 @@ pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> 
             let receipts = store.receipts_between(vendor, variety, from, to)?;
             let mut roots = Vec::new();
             for ((vendor, lot), receipts) in w.lots_of(receipts)? {
-                roots.push(w.forward_lot(vendor, lot.as_deref(), None, Some(receipts), None, 0)?);
+                w.forward_lot(vendor, lot.as_deref(), None, Some(receipts), None, 0, &mut roots)?;
             }
             roots
         }
         other => {
             let mut roots = Vec::new();
             for (vendor, lot, at) in w.start_lots(other)? {
-                roots.push(w.forward_lot(vendor, Some(&lot), at, None, None, 0)?);
+                w.forward_lot(vendor, Some(&lot), at, None, None, 0, &mut roots)?;
             }
             roots
         }
@@ -453,6 +461,8 @@ struct Walk<'a> {
     store: &'a dyn TraceData,
     opts: TraceOptions,
     seen: HashSet<(i64, CompactString)>,
+    /// The parties known by their kind only (consumers, …), one per kind, shared by their nodes.
+    anonymous: Vec<Arc<PartyRef>>,
     nodes: usize,
     truncated: bool,
 }
@@ -470,7 +480,7 @@ enum Enter {
 impl<'a> Walk<'a> {
     fn new(store: &'a dyn TraceData, opts: TraceOptions) -> Self {
         // Room for the lots of most traces without growing.
-        Walk { store, opts, seen: HashSet::with_capacity(32), nodes: 0, truncated: false }
+        Walk { store, opts, seen: HashSet::with_capacity(32), anonymous: Vec::new(), nodes: 0, truncated: false }
     }
 
     fn finish(self, direction: Direction, start: &Start, roots: Vec<Node>) -> TraceTree {
@@ -543,6 +553,13 @@ impl<'a> Walk<'a> {
     ) -> Result<Arc<PartyRef>, TraceError> {
         let table = party_table(party_kind);
         let unknown = || Arc::new(PartyRef::named(party_kind, id, name));
+        if (id, name) == (None, None) {
+            if let Some(p) = self.anonymous.iter().find(|p| p.kind == party_kind) {
+                return Ok(p.clone());
+            }
+            self.anonymous.push(unknown());
+            return Ok(self.anonymous[self.anonymous.len() - 1].clone());
+        }
         let (Some(table), Some(id)) = (table, id) else { return Ok(unknown()) };
         Ok(match self.store.party(table, id)? {
             Some(p) if p.kind == party_kind => p,
@@ -566,9 +583,17 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn vendor_node(&mut self, vendor: i64, lot: Option<&str>, link: Option<Link>) -> Result<Node, TraceError> {
+    /// A vendor's node, added to `out` (a node is made where it stays: nodes are large to move).
+    fn vendor_node<'o>(
+        &mut self,
+        vendor: i64,
+        lot: Option<&str>,
+        link: Option<Link>,
+        out: &'o mut Vec<Node>,
+    ) -> Result<&'o mut Node, TraceError> {
         let party = self.party_ref("vendor", Some(vendor), None)?;
-        Ok(self.node(party, lot, link))
+        out.push(self.node(party, lot, link));
+        Ok(out.last_mut().expect("a node was just added"))
     }
 }
 
@@ -612,39 +637,47 @@ fn fifo_basis(window_days: u32, rank: usize, of: usize) -> Basis {
 
 /// Backward: from a lot to the receipts that filled it, and on to their suppliers.
 impl Walk<'_> {
-    fn back_sale(&mut self, sale: &MovementRef<'_>) -> Result<Node, TraceError> {
+    /// The tree back from a sale (added to `out`).
+    fn back_sale(&mut self, sale: &MovementRef<'_>, out: &mut Vec<Node>) -> Result<(), TraceError> {
         let via = link(sale, "outbound", None);
         if let Some(lot) = sale.lot_code {
-            return self.back_lot(sale.vendor_id, lot, None, Some(via), 0);
+            return self.back_lot(sale.vendor_id, lot, None, Some(via), 0, out);
         }
-        let mut root = self.vendor_node(sale.vendor_id, None, Some(via))?;
+        let root = self.vendor_node(sale.vendor_id, None, Some(via), out)?;
         if let Enter::Yes = self.enter(None, 0) {
-            root.children = self.back_candidates(sale, sale.vendor_id, 1)?;
+            self.back_candidates(sale, sale.vendor_id, 1, &mut root.children)?;
         }
-        Ok(root)
+        Ok(())
     }
 
-    /// The lots a lot-less movement of `seller`'s goods may have come from, oldest first.
-    fn back_candidates(&mut self, m: &MovementRef<'_>, seller: i64, depth: usize) -> Result<Vec<Node>, TraceError> {
+    /// The lots a lot-less movement of `seller`'s goods may have come from, oldest first (added to
+    /// `out`); how many.
+    fn back_candidates(
+        &mut self,
+        m: &MovementRef<'_>,
+        seller: i64,
+        depth: usize,
+        out: &mut Vec<Node>,
+    ) -> Result<usize, TraceError> {
         if self.opts.confirmed_only {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let candidates = self.store.receipts_between(seller, m.variety_id, m.at - self.opts.window(), m.at)?;
         // `m` is the seller's own sale, or a buyer's receipt from the seller.
         let record = if m.vendor_id == seller { "outbound" } else { "inbound" };
-        let mut out = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
             let basis = fifo_basis(self.opts.window_days, i + 1, candidates.len());
             let via = link(m, record, Some(Arc::new(basis)));
-            out.push(match &c.lot_code {
-                Some(lot) => self.back_lot(seller, lot, None, Some(via), depth)?,
-                None => self.back_group(seller, std::slice::from_ref(c), via, depth)?,
-            });
+            match &c.lot_code {
+                Some(lot) => self.back_lot(seller, lot, None, Some(via), depth, out)?,
+                None => self.back_group(seller, std::slice::from_ref(c), via, depth, out)?,
+            }
         }
-        Ok(out)
+        Ok(candidates.len())
     }
 
-    /// A vendor's lot (`at`: where the reader found it) and the receipts that filled it.
+    /// A vendor's lot (`at`: where the reader found it) and the receipts that filled it (added to
+    /// `out`).
     fn back_lot(
         &mut self,
         vendor: i64,
@@ -652,31 +685,38 @@ impl Walk<'_> {
         at: Place,
         via: Option<Link>,
         depth: usize,
-    ) -> Result<Node, TraceError> {
-        let mut node = self.vendor_node(vendor, Some(lot), via)?;
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
+        let node = self.vendor_node(vendor, Some(lot), via, out)?;
         match self.enter(Some((vendor, lot)), depth) {
             Enter::Yes => {}
             other => {
                 node.seen_before = matches!(other, Enter::SeenBefore);
-                return Ok(node);
+                return Ok(());
             }
         }
         let store = self.store;
         store.each_receipt_of_lot(vendor, lot, at, &mut |r, supplier| {
             self.back_receipt(r, supplier, depth + 1, &mut node.children)
-        })?;
-        Ok(node)
+        })
     }
 
-    /// A node for receipts that are not a lot (received without a lot code).
-    fn back_group(&mut self, vendor: i64, receipts: &[Movement], via: Link, depth: usize) -> Result<Node, TraceError> {
-        let mut node = self.vendor_node(vendor, None, Some(via))?;
+    /// A node for receipts that are not a lot (received without a lot code), added to `out`.
+    fn back_group(
+        &mut self,
+        vendor: i64,
+        receipts: &[Movement],
+        via: Link,
+        depth: usize,
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
+        let node = self.vendor_node(vendor, None, Some(via), out)?;
         if let Enter::Yes = self.enter(None, depth) {
             for r in receipts {
                 self.back_receipt(&r.borrowed(), None, depth + 1, &mut node.children)?;
             }
         }
-        Ok(node)
+        Ok(())
     }
 
     /// Where one receipt came from (added to `out`): a producer (with its certificate), a
@@ -691,12 +731,9 @@ impl Walk<'_> {
         let via = link(r, "inbound", None);
         if let ("vendor", Some(seller)) = (r.party_kind, r.party_id) {
             if let Some(lot) = r.supplier_lot {
-                out.push(self.back_lot(seller, lot, supplier, Some(via), depth)?);
-                return Ok(());
+                return self.back_lot(seller, lot, supplier, Some(via), depth, out);
             }
-            let inferred = self.back_candidates(r, seller, depth)?;
-            if !inferred.is_empty() {
-                out.extend(inferred);
+            if self.back_candidates(r, seller, depth, out)? > 0 {
                 return Ok(());
             }
         }
@@ -751,15 +788,18 @@ impl Folded {
         }
     }
 
-    /// Puts the folded nodes at the end of `out`, by kind, confirmed before inferred.
-    fn append_to(self, out: &mut Vec<Node>) {
+    /// Moves the folded nodes to the end of `out`, by kind, confirmed before inferred (by
+    /// reference: the nodes kept in place make this large to move).
+    fn append_to(&mut self, out: &mut Vec<Node>) {
         fn key(n: &Node) -> (&str, bool) {
             (n.party.kind.as_str(), n.link.as_ref().is_some_and(|l| l.inferred))
         }
         let start = out.len();
-        out.extend(self.first);
-        out.extend(self.more);
-        out[start..].sort_by(|a, b| key(a).cmp(&key(b)));
+        out.extend(self.first.drain(..));
+        out.append(&mut self.more);
+        if out.len() - start > 1 {
+            out[start..].sort_by(|a, b| key(a).cmp(&key(b)));
+        }
     }
 }
 
@@ -819,7 +859,7 @@ impl Walk<'_> {
         self.enter(None, 0);
         for ((vendor, lot), receipts) in self.lots_of(receipts)? {
             let via = receipts.first().map(|r| link(&r.borrowed(), "inbound", None));
-            root.children.push(self.forward_lot(vendor, lot.as_deref(), None, Some(receipts), via, 1)?);
+            self.forward_lot(vendor, lot.as_deref(), None, Some(receipts), via, 1, &mut root.children)?;
         }
         Ok(root)
     }
@@ -842,11 +882,12 @@ impl Walk<'_> {
     }
 
     /// A sale: the seller's lot it names (or the candidate lots), and the buyer it reached — if
-    /// the buyer is a vendor, the lot its receipt of the sale started, traced on.
-    fn forward_sale(&mut self, source: &str, ext_id: &str) -> Result<Node, TraceError> {
+    /// the buyer is a vendor, the lot its receipt of the sale started, traced on (one root).
+    fn forward_sale(&mut self, source: &str, ext_id: &str) -> Result<Vec<Node>, TraceError> {
         let sale = self.find_sale(source, ext_id)?;
         let (seller, w) = (sale.vendor_id, self.opts.window());
-        let mut root = self.vendor_node(seller, sale.lot_code.as_deref(), None)?;
+        let mut roots = Vec::with_capacity(1);
+        let root = self.vendor_node(seller, sale.lot_code.as_deref(), None, &mut roots)?;
         self.enter(None, 0);
         if sale.lot_code.is_none() && !self.opts.confirmed_only {
             for r in self.store.receipts_between(seller, sale.variety_id, sale.at - w, sale.at)? {
@@ -874,17 +915,17 @@ impl Walk<'_> {
         };
         let sale = sale.borrowed();
         let via = link(&sale, "outbound", None);
-        let child = match received {
-            Some(r) => self.forward_receipt(Downstream::of(&r), via, 1)?,
-            None => self.recipient(&sale, via, 1)?,
-        };
-        root.children.push(child);
-        Ok(root)
+        match received {
+            Some(r) => self.forward_receipt(Downstream::of(&r), via, 1, &mut root.children)?,
+            None => self.recipient(&sale, via, 1, &mut root.children)?,
+        }
+        Ok(roots)
     }
 
-    /// A vendor's lot (or, with no code, the `receipts` naming none) and everything sold from it;
-    /// `at` is where the reader found the lot, `receipts` the lot's receipts if the caller has
-    /// read them.
+    /// A vendor's lot (or, with no code, the `receipts` naming none) and everything sold from it,
+    /// added to `out`; `at` is where the reader found the lot, `receipts` the lot's receipts if
+    /// the caller has read them.
+    #[allow(clippy::too_many_arguments)]
     fn forward_lot(
         &mut self,
         vendor: i64,
@@ -893,20 +934,21 @@ impl Walk<'_> {
         receipts: Option<Vec<Movement>>,
         via: Option<Link>,
         depth: usize,
-    ) -> Result<Node, TraceError> {
-        let mut node = self.vendor_node(vendor, lot, via)?;
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
+        let node = self.vendor_node(vendor, lot, via, out)?;
         match self.enter(lot.map(|l| (vendor, l)), depth) {
             Enter::Yes => {}
             other => {
                 node.seen_before = matches!(other, Enter::SeenBefore);
-                return Ok(node);
+                return Ok(());
             }
         }
         let mut folded = Folded::default();
         if let Some(lot) = lot {
             let downstream = self.store.downstream_of_lot(vendor, lot, at)?;
-            node.children =
-                self.forward_sales(Sales::OfLot { vendor, lot, at }, downstream, None, depth + 1, &mut folded)?;
+            let sales = Sales::OfLot { vendor, lot, at };
+            self.forward_sales(sales, downstream, None, depth + 1, &mut folded, &mut node.children)?;
         }
         if !self.opts.confirmed_only {
             let receipts = match (receipts, lot) {
@@ -915,16 +957,15 @@ impl Walk<'_> {
                 (None, None) => Vec::new(),
             };
             if !receipts.is_empty() {
-                let inferred = self.forward_inferred(vendor, &receipts, depth + 1, &mut folded)?;
-                node.children.extend(inferred);
+                self.forward_inferred(vendor, &receipts, depth + 1, &mut folded, &mut node.children)?;
             }
         }
         folded.append_to(&mut node.children);
-        Ok(node)
+        Ok(())
     }
 
-    /// Sales and the buyers' receipts they became, paired per buyer vendor in time order, with
-    /// anonymous sales folded into `folded`; `basis` marks them inferred.
+    /// Sales and the buyers' receipts they became (added to `out`), paired per buyer vendor in
+    /// time order, with anonymous sales folded into `folded`; `basis` marks them inferred.
     fn forward_sales(
         &mut self,
         sales: Sales<'_>,
@@ -932,25 +973,25 @@ impl Walk<'_> {
         basis: Option<&Arc<Basis>>,
         depth: usize,
         folded: &mut Folded,
-    ) -> Result<Vec<Node>, TraceError> {
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
         let mut waiting = Waiting::new(downstream);
         let store = self.store;
         let room = match sales {
             Sales::OfLot { vendor, lot, at } => store.sale_nodes(vendor, lot, at),
             Sales::Unnamed { .. } => 0,
         };
-        let mut out = Vec::with_capacity(room);
+        out.reserve(room);
         let mut each = |s: &MovementRef<'_>| -> Result<(), TraceError> {
             let received = match (s.party_kind, s.party_id) {
                 ("vendor", Some(b)) => waiting.take(b),
                 _ => None,
             };
             match received {
-                Some(r) => out.push(self.forward_receipt(r, link(s, "outbound", basis.cloned()), depth)?),
-                None if s.party_id.is_none() && s.party_kind != "producer" => self.fold(s, basis, depth, folded)?,
-                None => out.push(self.recipient(s, link(s, "outbound", basis.cloned()), depth)?),
+                Some(r) => self.forward_receipt(r, link(s, "outbound", basis.cloned()), depth, out),
+                None if s.party_id.is_none() && s.party_kind != "producer" => self.fold(s, basis, depth, folded),
+                None => self.recipient(s, link(s, "outbound", basis.cloned()), depth, out),
             }
-            Ok(())
         };
         match sales {
             Sales::OfLot { vendor, lot, at } => store.each_sale_of_lot(vendor, lot, at, &mut each)?,
@@ -962,9 +1003,9 @@ impl Walk<'_> {
         }
         for d in waiting.rest() {
             let via = link(&self.receipt(d.id)?.borrowed(), "inbound", basis.cloned());
-            out.push(self.forward_receipt(d, via, depth)?);
+            self.forward_receipt(d, via, depth, out)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Folds an anonymous sale into its kind's node (the first such sale makes it).
@@ -979,7 +1020,9 @@ impl Walk<'_> {
         let same =
             |n: &&mut Node| n.party.kind == s.party_kind && n.link.as_ref().is_some_and(|l| l.inferred == inferred);
         let Some(node) = folded.iter_mut().find(same) else {
-            let node = self.recipient(s, link(s, "outbound", basis.cloned()), depth)?;
+            self.enter(None, depth);
+            let party = self.party_ref(s.party_kind, s.party_id, s.party_name)?;
+            let node = self.node(party, None, Some(link(s, "outbound", basis.cloned())));
             folded.push(node);
             return Ok(());
         };
@@ -996,13 +1039,19 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// The lot a buyer vendor's receipt started.
-    fn forward_receipt(&mut self, r: Downstream, via: Link, depth: usize) -> Result<Node, TraceError> {
+    /// The lot a buyer vendor's receipt started, added to `out`.
+    fn forward_receipt(
+        &mut self,
+        r: Downstream,
+        via: Link,
+        depth: usize,
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
         match &r.lot_code {
-            Some(lot) => self.forward_lot(r.vendor_id, Some(lot), r.at, None, Some(via), depth),
+            Some(lot) => self.forward_lot(r.vendor_id, Some(lot), r.at, None, Some(via), depth, out),
             None => {
                 let receipt = self.receipt(r.id)?;
-                self.forward_lot(r.vendor_id, None, None, Some(vec![receipt]), Some(via), depth)
+                self.forward_lot(r.vendor_id, None, None, Some(vec![receipt]), Some(via), depth, out)
             }
         }
     }
@@ -1012,11 +1061,18 @@ impl Walk<'_> {
         self.store.movement(Kind::Inbound, id)?.ok_or_else(|| TraceError::NotFound(format!("inbound #{id}")))
     }
 
-    /// A buyer that is not a vendor with a recorded receipt: a leaf.
-    fn recipient(&mut self, s: &MovementRef<'_>, via: Link, depth: usize) -> Result<Node, TraceError> {
+    /// A buyer that is not a vendor with a recorded receipt: a leaf, added to `out`.
+    fn recipient(
+        &mut self,
+        s: &MovementRef<'_>,
+        via: Link,
+        depth: usize,
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
         self.enter(None, depth);
         let party = self.party_ref(s.party_kind, s.party_id, s.party_name)?;
-        Ok(self.node(party, None, Some(via)))
+        out.push(self.node(party, None, Some(via)));
+        Ok(())
     }
 
     /// Sales and vendor receipts naming no lot within the window after one of the lot's receipts.
@@ -1026,7 +1082,8 @@ impl Walk<'_> {
         receipts: &[Movement],
         depth: usize,
         folded: &mut Folded,
-    ) -> Result<Vec<Node>, TraceError> {
+        out: &mut Vec<Node>,
+    ) -> Result<(), TraceError> {
         let w = self.opts.window();
         let from = receipts.iter().map(|r| r.at).min().unwrap_or_default();
         let to = receipts.iter().map(|r| r.at).max().unwrap_or_default() + w;
@@ -1042,7 +1099,7 @@ impl Walk<'_> {
             ),
         };
         let sales = Sales::Unnamed { vendor, variety, from, to, covered: &covered };
-        self.forward_sales(sales, downstream, Some(&Arc::new(basis)), depth, folded)
+        self.forward_sales(sales, downstream, Some(&Arc::new(basis)), depth, folded, out)
     }
 }
 
@@ -1091,11 +1148,14 @@ pub fn recount(tree: &mut TraceTree) {
         // The recipient's region, or for consumers and other anonymous buyers the region of the
         // vendor who sold to them.
         let region = match (&n.party.region, n.party.id) {
-            (Some(r), _) => r,
-            (None, None) => parent.party.region.as_deref().unwrap_or_default(),
-            (None, Some(_)) => "",
+            (Some(r), _) => regions.of(r, n.party.region_no),
+            (None, None) => match &parent.party.region {
+                Some(r) => regions.of(r, parent.party.region_no),
+                None => regions.of(&NO_REGION, None),
+            },
+            (None, Some(_)) => regions.of(&NO_REGION, None),
         };
-        let (kind, region) = (kinds.of(n.party.kind.as_str()), regions.of(region));
+        let kind = kinds.of(&n.party.kind, None);
         let first = n.party.id.map(|id| counted.insert((kind, id)));
         for (groups, g) in [(&mut kinds, kind), (&mut regions, region)] {
             let t = groups.total(g);
@@ -1127,31 +1187,65 @@ pub fn recount(tree: &mut TraceTree) {
         .collect();
 }
 
-/// Totals grouped by a key (kept in `Total::kind`).
+/// The region of recipients whose region is not known.
+static NO_REGION: CompactString = CompactString::const_new("");
+
+impl Total {
+    /// Adds `other`'s figures to these.
+    fn add(&mut self, other: &Total) {
+        self.recipients += other.recipients;
+        self.records += other.records;
+        self.quantity_kg += other.quantity_kg;
+        self.inferred_records += other.inferred_records;
+        self.school_canteens += other.school_canteens;
+    }
+}
+
+/// Totals grouped by a key (kept in `Total::kind`): found by the key's number where the reader
+/// numbered it (the trace index numbers regions), else by its text.
 struct Groups<'a> {
+    /// Group + 1 by key number (0: no group yet).
+    numbered: Vec<u32>,
     at: HashMap<&'a str, usize>,
-    list: Vec<(&'a str, Total)>,
+    list: Vec<(&'a CompactString, Total)>,
     last: Option<(&'a str, usize)>,
 }
 
 impl<'a> Groups<'a> {
     fn with_capacity(n: usize) -> Self {
-        Groups { at: HashMap::with_capacity(n), list: Vec::with_capacity(n), last: None }
+        Groups { numbered: Vec::new(), at: HashMap::with_capacity(n), list: Vec::with_capacity(n), last: None }
     }
 
-    /// The group of `key` (nodes come in runs of one kind and one region: the last group is
-    /// tried first).
-    fn of(&mut self, key: &'a str) -> usize {
+    /// The group of `key`, whose number is `no` if it has one (nodes come in runs of one kind
+    /// and one region: the last group found by text is tried first). A key met both with and
+    /// without its number gets two groups, which [`Groups::sorted`] adds together.
+    fn of(&mut self, key: &'a CompactString, no: Option<u32>) -> usize {
+        if let Some(no) = no {
+            let no = no as usize;
+            if let Some(&g) = self.numbered.get(no)
+                && g != 0
+            {
+                return g as usize - 1;
+            }
+            if self.numbered.len() <= no {
+                // Room for the numbers of a province's regions without growing again soon.
+                self.numbered.resize((no + 1).max(self.numbered.len() * 2).max(64), 0);
+            }
+            self.list.push((key, Total::default()));
+            self.numbered[no] = self.list.len() as u32;
+            return self.list.len() - 1;
+        }
+        let key_text = key.as_str();
         if let Some((k, g)) = self.last
-            && k == key
+            && k == key_text
         {
             return g;
         }
-        let g = *self.at.entry(key).or_insert_with(|| {
+        let g = *self.at.entry(key_text).or_insert_with(|| {
             self.list.push((key, Total::default()));
             self.list.len() - 1
         });
-        self.last = Some((key, g));
+        self.last = Some((key_text, g));
         g
     }
 
@@ -1159,10 +1253,17 @@ impl<'a> Groups<'a> {
         &mut self.list[g].1
     }
 
-    /// The totals, by key.
+    /// The totals, by key (a key's groups added together).
     fn sorted(mut self) -> Vec<Total> {
-        self.list.sort_unstable_by_key(|(k, _)| *k);
-        self.list.into_iter().map(|(k, t)| Total { kind: CompactString::new(k), ..t }).collect()
+        self.list.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        let mut out: Vec<Total> = Vec::with_capacity(self.list.len());
+        for (k, t) in self.list {
+            match out.last_mut() {
+                Some(last) if last.kind == *k => last.add(&t),
+                _ => out.push(Total { kind: k.clone(), ..t }),
+            }
+        }
+        out
     }
 }
 
@@ -1212,24 +1313,46 @@ mod tests {
     #[test]
     fn groups_tell_keys_apart_and_come_out_sorted() {
         // Keys of 15 and 16 bytes, a prefix, a key with a trailing NUL, the empty key, many keys.
-        let keys: Vec<String> =
+        let keys: Vec<CompactString> =
             ["supermarket0001", "supermarket00012", "super", "super\0", "", "long key of many bytes"]
                 .into_iter()
-                .map(String::from)
-                .chain((0..30).map(|i| format!("33{i:04}")))
+                .map(CompactString::new)
+                .chain((0..30).map(|i| compact_str::format_compact!("33{i:04}")))
                 .collect();
         let mut groups = Groups::with_capacity(0);
-        let first: Vec<usize> = keys.iter().map(|k| groups.of(k)).collect();
+        let first: Vec<usize> = keys.iter().map(|k| groups.of(k, None)).collect();
         assert_eq!(first, (0..keys.len()).collect::<Vec<_>>(), "every key its own group");
         // Again, in another order (so the last group is not the one asked for).
         for (i, k) in keys.iter().enumerate().rev() {
-            assert_eq!(groups.of(k), i, "{k:?}");
+            assert_eq!(groups.of(k, None), i, "{k:?}");
             groups.total(i).records += 1;
         }
-        assert_eq!(groups.of("supermarket0001"), 0);
-        assert_eq!(groups.of("supermarket00012"), 1);
+        assert_eq!(groups.of(&keys[0], None), 0);
+        assert_eq!(groups.of(&keys[1], None), 1);
         let sorted = groups.sorted();
         assert_eq!(sorted.len(), keys.len());
         assert!(sorted.windows(2).all(|w| w[0].kind < w[1].kind) && sorted.iter().all(|t| t.records == 1));
+    }
+
+    #[test]
+    fn numbered_groups_are_found_by_number_and_added_to_the_same_text() {
+        let (a, b) = (CompactString::new("330102"), CompactString::new("110101"));
+        let mut groups = Groups::with_capacity(0);
+        // Numbers far apart (the list of numbers grows), a number met again, and the same text
+        // met once without its number.
+        let ga = groups.of(&a, Some(200));
+        let gb = groups.of(&b, Some(3));
+        assert_ne!(ga, gb);
+        assert_eq!(groups.of(&a, Some(200)), ga);
+        assert_eq!(groups.of(&b, Some(3)), gb);
+        let text_a = groups.of(&a, None);
+        for (g, n) in [(ga, 2), (gb, 5), (text_a, 7)] {
+            groups.total(g).records += n;
+            groups.total(g).recipients += 1;
+        }
+        let sorted = groups.sorted();
+        let got: Vec<(&str, usize, usize)> =
+            sorted.iter().map(|t| (t.kind.as_str(), t.records, t.recipients)).collect();
+        assert_eq!(got, [("110101", 5, 1), ("330102", 9, 2)]);
     }
 }
