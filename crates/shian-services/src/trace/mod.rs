@@ -570,12 +570,12 @@ impl<'a> Walk<'a> {
         })
     }
 
-    fn node(&mut self, party: Arc<PartyRef>, lot: Option<&str>, link: Option<Link>) -> Node {
+    fn node(&mut self, party: Arc<PartyRef>, lot: Option<&str>, via: Option<Via<'_>>) -> Node {
         Node {
             party,
             lot: lot.map(CompactString::new),
             certificate: None,
-            link,
+            link: via.map(Via::link),
             records: 1,
             seen_before: false,
             candidate_lots: Vec::new(),
@@ -588,11 +588,11 @@ impl<'a> Walk<'a> {
         &mut self,
         vendor: i64,
         lot: Option<&str>,
-        link: Option<Link>,
+        via: Option<Via<'_>>,
         out: &'o mut Vec<Node>,
     ) -> Result<&'o mut Node, TraceError> {
         let party = self.party_ref("vendor", Some(vendor), None)?;
-        out.push(self.node(party, lot, link));
+        out.push(self.node(party, lot, via));
         Ok(out.last_mut().expect("a node was just added"))
     }
 }
@@ -605,6 +605,25 @@ fn party_table(kind: &str) -> Option<Kind> {
         "producer" => Some(Kind::Producer),
         "supermarket" | "restaurant" | "canteen" | "processor" | "buyer" => Some(Kind::Buyer),
         _ => None,
+    }
+}
+
+/// The receipt or sale a node's link is made from, where the node is kept (a link is large to
+/// move through the recursion).
+#[derive(Clone, Copy)]
+struct Via<'m> {
+    m: &'m MovementRef<'m>,
+    record: &'static str,
+    basis: Option<&'m Arc<Basis>>,
+}
+
+impl<'m> Via<'m> {
+    fn of(m: &'m MovementRef<'m>, record: &'static str, basis: Option<&'m Arc<Basis>>) -> Via<'m> {
+        Via { m, record, basis }
+    }
+
+    fn link(self) -> Link {
+        link(self.m, self.record, self.basis.cloned())
     }
 }
 
@@ -639,7 +658,7 @@ fn fifo_basis(window_days: u32, rank: usize, of: usize) -> Basis {
 impl Walk<'_> {
     /// The tree back from a sale (added to `out`).
     fn back_sale(&mut self, sale: &MovementRef<'_>, out: &mut Vec<Node>) -> Result<(), TraceError> {
-        let via = link(sale, "outbound", None);
+        let via = Via::of(sale, "outbound", None);
         if let Some(lot) = sale.lot_code {
             return self.back_lot(sale.vendor_id, lot, None, Some(via), 0, out);
         }
@@ -666,8 +685,8 @@ impl Walk<'_> {
         // `m` is the seller's own sale, or a buyer's receipt from the seller.
         let record = if m.vendor_id == seller { "outbound" } else { "inbound" };
         for (i, c) in candidates.iter().enumerate() {
-            let basis = fifo_basis(self.opts.window_days, i + 1, candidates.len());
-            let via = link(m, record, Some(Arc::new(basis)));
+            let basis = Arc::new(fifo_basis(self.opts.window_days, i + 1, candidates.len()));
+            let via = Via::of(m, record, Some(&basis));
             match &c.lot_code {
                 Some(lot) => self.back_lot(seller, lot, None, Some(via), depth, out)?,
                 None => self.back_group(seller, std::slice::from_ref(c), via, depth, out)?,
@@ -683,7 +702,7 @@ impl Walk<'_> {
         vendor: i64,
         lot: &str,
         at: Place,
-        via: Option<Link>,
+        via: Option<Via<'_>>,
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
@@ -706,7 +725,7 @@ impl Walk<'_> {
         &mut self,
         vendor: i64,
         receipts: &[Movement],
-        via: Link,
+        via: Via<'_>,
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
@@ -728,7 +747,7 @@ impl Walk<'_> {
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
-        let via = link(r, "inbound", None);
+        let via = Via::of(r, "inbound", None);
         if let ("vendor", Some(seller)) = (r.party_kind, r.party_id) {
             if let Some(lot) = r.supplier_lot {
                 return self.back_lot(seller, lot, supplier, Some(via), depth, out);
@@ -858,7 +877,9 @@ impl Walk<'_> {
     fn forward_from_origin(&mut self, mut root: Node, receipts: Vec<Movement>) -> Result<Node, TraceError> {
         self.enter(None, 0);
         for ((vendor, lot), receipts) in self.lots_of(receipts)? {
-            let via = receipts.first().map(|r| link(&r.borrowed(), "inbound", None));
+            let first = receipts.first().cloned();
+            let first = first.as_ref().map(Movement::borrowed);
+            let via = first.as_ref().map(|r| Via::of(r, "inbound", None));
             self.forward_lot(vendor, lot.as_deref(), None, Some(receipts), via, 1, &mut root.children)?;
         }
         Ok(root)
@@ -914,7 +935,7 @@ impl Walk<'_> {
             _ => None,
         };
         let sale = sale.borrowed();
-        let via = link(&sale, "outbound", None);
+        let via = Via::of(&sale, "outbound", None);
         match received {
             Some(r) => self.forward_receipt(Downstream::of(&r), via, 1, &mut root.children)?,
             None => self.recipient(&sale, via, 1, &mut root.children)?,
@@ -932,7 +953,7 @@ impl Walk<'_> {
         lot: Option<&str>,
         at: Place,
         receipts: Option<Vec<Movement>>,
-        via: Option<Link>,
+        via: Option<Via<'_>>,
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
@@ -988,9 +1009,9 @@ impl Walk<'_> {
                 _ => None,
             };
             match received {
-                Some(r) => self.forward_receipt(r, link(s, "outbound", basis.cloned()), depth, out),
+                Some(r) => self.forward_receipt(r, Via::of(s, "outbound", basis), depth, out),
                 None if s.party_id.is_none() && s.party_kind != "producer" => self.fold(s, basis, depth, folded),
-                None => self.recipient(s, link(s, "outbound", basis.cloned()), depth, out),
+                None => self.recipient(s, Via::of(s, "outbound", basis), depth, out),
             }
         };
         match sales {
@@ -1002,8 +1023,9 @@ impl Walk<'_> {
             }
         }
         for d in waiting.rest() {
-            let via = link(&self.receipt(d.id)?.borrowed(), "inbound", basis.cloned());
-            self.forward_receipt(d, via, depth, out)?;
+            let receipt = self.receipt(d.id)?;
+            let receipt = receipt.borrowed();
+            self.forward_receipt(d, Via::of(&receipt, "inbound", basis), depth, out)?;
         }
         Ok(())
     }
@@ -1022,7 +1044,7 @@ impl Walk<'_> {
         let Some(node) = folded.iter_mut().find(same) else {
             self.enter(None, depth);
             let party = self.party_ref(s.party_kind, s.party_id, s.party_name)?;
-            let node = self.node(party, None, Some(link(s, "outbound", basis.cloned())));
+            let node = self.node(party, None, Some(Via::of(s, "outbound", basis)));
             folded.push(node);
             return Ok(());
         };
@@ -1043,7 +1065,7 @@ impl Walk<'_> {
     fn forward_receipt(
         &mut self,
         r: Downstream,
-        via: Link,
+        via: Via<'_>,
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
@@ -1065,7 +1087,7 @@ impl Walk<'_> {
     fn recipient(
         &mut self,
         s: &MovementRef<'_>,
-        via: Link,
+        via: Via<'_>,
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
