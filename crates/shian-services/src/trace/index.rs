@@ -236,18 +236,23 @@ impl TraceIndex {
             Ok(())
         })?;
         ix.tables = ix.tags.list.iter().map(|tag| party_table(tag)).collect();
-        // Regions numbered as they are first met: a forward trace's totals group by the number.
-        let mut regions: HashMap<CompactString, u32> = HashMap::default();
+        let mut parties = Vec::new();
         for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
             store.scan_parties(kind, &mut |id, p| {
-                let mut party = PartyRef::of(kind, id, p);
-                if let Some(r) = &party.region {
-                    let next = regions.len() as u32;
-                    party.region_no = Some(*regions.entry_ref(r.as_str()).or_insert(next));
-                }
-                ix.parties.insert(kind, id, Arc::new(party));
+                parties.push((kind, id, PartyRef::of(kind, id, p)));
                 Ok(())
             })?;
+        }
+        // Regions numbered in the order of their codes: a forward trace's totals group and sort
+        // regions by the number.
+        let mut regions: Vec<&str> = parties.iter().filter_map(|(_, _, p)| p.region.as_deref()).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        let regions: HashMap<CompactString, u32> =
+            regions.into_iter().enumerate().map(|(no, r)| (CompactString::new(r), no as u32)).collect();
+        for (kind, id, mut party) in parties {
+            party.region_no = party.region.as_ref().and_then(|r| regions.get(r)).copied();
+            ix.parties.insert(kind, id, Arc::new(party));
         }
         store.scan_certificates(&mut |id, c| {
             ix.certificates.insert(id, Arc::new(c));

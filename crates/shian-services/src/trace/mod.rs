@@ -253,8 +253,9 @@ pub struct PartyRef {
     pub school: bool,
     /// The region code of the vendor's market, the producer or the buyer.
     pub region: Option<CompactString>,
-    /// The trace index's number for `region` (a forward trace's totals group regions by it
-    /// rather than by the text); `None` from readers that do not number regions.
+    /// The trace index's number for `region`, in the order of the codes (a forward trace's
+    /// totals group and sort regions by it rather than by the text); `None` from readers that do
+    /// not number regions.
     #[serde(skip)]
     pub(crate) region_no: Option<u32>,
 }
@@ -591,7 +592,11 @@ impl<'a> Walk<'a> {
         via: Option<Via<'_>>,
         out: &'o mut Vec<Node>,
     ) -> Result<&'o mut Node, TraceError> {
-        let party = self.party_ref("vendor", Some(vendor), None)?;
+        // `party_ref("vendor", …)`, without its checks: a party of the vendor table is a vendor.
+        let party = match self.store.party(Kind::Vendor, vendor)? {
+            Some(p) => p,
+            None => Arc::new(PartyRef::named("vendor", Some(vendor), None)),
+        };
         out.push(self.node(party, lot, via));
         Ok(out.last_mut().expect("a node was just added"))
     }
@@ -1224,14 +1229,18 @@ impl Total {
 }
 
 /// Totals grouped by a key (kept in `Total::kind`): found by the key's number where the reader
-/// numbered it (the trace index numbers regions), else by its text.
+/// numbered it (the trace index numbers regions in the order of their codes), else by its text.
 struct Groups<'a> {
     /// Group + 1 by key number (0: no group yet).
     numbered: Vec<u32>,
     at: HashMap<&'a str, usize>,
-    list: Vec<(&'a CompactString, Total)>,
+    /// Each group's key, its number ([`UNNUMBERED`] if none) and its totals.
+    list: Vec<(&'a CompactString, u32, Total)>,
     last: Option<(&'a str, usize)>,
 }
+
+/// The number of a group found by its text.
+const UNNUMBERED: u32 = u32::MAX;
 
 impl<'a> Groups<'a> {
     fn with_capacity(n: usize) -> Self {
@@ -1253,7 +1262,7 @@ impl<'a> Groups<'a> {
                 // Room for the numbers of a province's regions without growing again soon.
                 self.numbered.resize((no + 1).max(self.numbered.len() * 2).max(64), 0);
             }
-            self.list.push((key, Total::default()));
+            self.list.push((key, no as u32, Total::default()));
             self.numbered[no] = self.list.len() as u32;
             return self.list.len() - 1;
         }
@@ -1264,7 +1273,7 @@ impl<'a> Groups<'a> {
             return g;
         }
         let g = *self.at.entry(key_text).or_insert_with(|| {
-            self.list.push((key, Total::default()));
+            self.list.push((key, UNNUMBERED, Total::default()));
             self.list.len() - 1
         });
         self.last = Some((key_text, g));
@@ -1272,14 +1281,19 @@ impl<'a> Groups<'a> {
     }
 
     fn total(&mut self, g: usize) -> &mut Total {
-        &mut self.list[g].1
+        &mut self.list[g].2
     }
 
     /// The totals, by key (a key's groups added together).
     fn sorted(mut self) -> Vec<Total> {
-        self.list.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        if self.list.iter().all(|g| g.1 != UNNUMBERED) {
+            // Numbers are in the order of the keys, one per key.
+            self.list.sort_unstable_by_key(|g| g.1);
+        } else {
+            self.list.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        }
         let mut out: Vec<Total> = Vec::with_capacity(self.list.len());
-        for (k, t) in self.list {
+        for (k, _, t) in self.list {
             match out.last_mut() {
                 Some(last) if last.kind == *k => last.add(&t),
                 _ => out.push(Total { kind: k.clone(), ..t }),
@@ -1376,5 +1390,12 @@ mod tests {
         let got: Vec<(&str, usize, usize)> =
             sorted.iter().map(|t| (t.kind.as_str(), t.records, t.recipients)).collect();
         assert_eq!(got, [("110101", 5, 1), ("330102", 9, 2)]);
+
+        // Numbered only: in the order of the numbers (which the index gives in the keys' order).
+        let mut groups = Groups::with_capacity(0);
+        groups.of(&a, Some(200));
+        groups.of(&b, Some(3));
+        let keys: Vec<CompactString> = groups.sorted().into_iter().map(|t| t.kind).collect();
+        assert_eq!(keys, [b, a]);
     }
 }
