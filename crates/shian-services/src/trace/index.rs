@@ -243,15 +243,13 @@ impl TraceIndex {
                 Ok(())
             })?;
         }
-        // Regions numbered in the order of their codes: a forward trace's totals group and sort
-        // regions by the number.
-        let mut regions: Vec<&str> = parties.iter().filter_map(|(_, _, p)| p.region.as_deref()).collect();
-        regions.sort_unstable();
-        regions.dedup();
-        let regions: HashMap<CompactString, u32> =
-            regions.into_iter().enumerate().map(|(no, r)| (CompactString::new(r), no as u32)).collect();
+        // Regions and kinds numbered in the order of their text: a forward trace's totals group
+        // (and sort) them by the number.
+        let regions = numbers(parties.iter().filter_map(|(_, _, p)| p.region.as_ref()));
+        let kinds = numbers(parties.iter().map(|(_, _, p)| &p.kind));
         for (kind, id, mut party) in parties {
             party.region_no = party.region.as_ref().and_then(|r| regions.get(r)).copied();
+            party.kind_no = kinds.get(&party.kind).copied();
             ix.parties.insert(kind, id, Arc::new(party));
         }
         store.scan_certificates(&mut |id, c| {
@@ -1005,6 +1003,14 @@ impl TraceData for Indexed<'_> {
         // Sales naming no lot.
         sales.iter().try_for_each(|s| f(&self.index.lend_sale(s, &mut buf, None)))
     }
+}
+
+/// A number for each distinct text, in the order of the texts.
+fn numbers<'t>(texts: impl Iterator<Item = &'t CompactString>) -> HashMap<CompactString, u32> {
+    let mut texts: Vec<&CompactString> = texts.collect();
+    texts.sort_unstable();
+    texts.dedup();
+    texts.into_iter().enumerate().map(|(no, t)| (t.clone(), no as u32)).collect()
 }
 
 fn small(id: i64, what: &str) -> Result<u32> {

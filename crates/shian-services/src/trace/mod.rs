@@ -258,6 +258,9 @@ pub struct PartyRef {
     /// not number regions.
     #[serde(skip)]
     pub(crate) region_no: Option<u32>,
+    /// The trace index's number for `kind`, as `region_no` is for `region`.
+    #[serde(skip)]
+    pub(crate) kind_no: Option<u32>,
 }
 
 impl PartyRef {
@@ -280,6 +283,7 @@ impl PartyRef {
             canteen_kind: text(p.canteen_kind.as_deref()),
             region: text(p.region.as_deref()),
             region_no: None,
+            kind_no: None,
         }
     }
 
@@ -296,6 +300,7 @@ impl PartyRef {
             school: false,
             region: None,
             region_no: None,
+            kind_no: None,
         }
     }
 }
@@ -566,7 +571,7 @@ impl<'a> Walk<'a> {
             Some(p) if p.kind == party_kind => p,
             // A record naming the party as another kind than its own (a canteen bought as a
             // restaurant): shown as the record says.
-            Some(p) => Arc::new(PartyRef { kind: CompactString::new(party_kind), ..(*p).clone() }),
+            Some(p) => Arc::new(PartyRef { kind: CompactString::new(party_kind), kind_no: None, ..(*p).clone() }),
             None => unknown(),
         })
     }
@@ -1182,7 +1187,7 @@ pub fn recount(tree: &mut TraceTree) {
             },
             (None, Some(_)) => regions.of(&NO_REGION, None),
         };
-        let kind = kinds.of(&n.party.kind, None);
+        let kind = kinds.of(&n.party.kind, n.party.kind_no);
         let first = n.party.id.map(|id| counted.insert((kind, id)));
         for (groups, g) in [(&mut kinds, kind), (&mut regions, region)] {
             let t = groups.total(g);
