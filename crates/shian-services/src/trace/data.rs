@@ -110,9 +110,17 @@ pub trait TraceData {
     ) -> std::result::Result<(), TraceError> {
         self.receipts_of_lot(vendor, lot_code)?.iter().try_for_each(|m| f(&m.borrowed(), None))
     }
-    /// [`TraceData::receipts_from_lot`], only what pairs them with the sales.
-    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str, _at: Place) -> Result<Vec<Downstream>> {
-        Ok(self.receipts_from_lot(supplier, supplier_lot)?.iter().map(Downstream::of).collect())
+    /// [`TraceData::receipts_from_lot`], only what pairs them with the sales, added to `out` (a
+    /// trace hands the same lists back lot after lot).
+    fn downstream_of_lot(
+        &self,
+        supplier: i64,
+        supplier_lot: &str,
+        _at: Place,
+        out: &mut Vec<Downstream>,
+    ) -> Result<()> {
+        out.extend(self.receipts_from_lot(supplier, supplier_lot)?.iter().map(Downstream::of));
+        Ok(())
     }
     /// Room for the nodes a lot's sales become: one per sale naming its buyer by id, and one for
     /// the sales to anonymous buyers (folded together, after the others); 0 when the reader cannot

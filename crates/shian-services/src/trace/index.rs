@@ -431,7 +431,8 @@ impl TraceIndex {
     /// Reads a party the trace shows next, as [`TraceIndex::warm`] reads rows.
     fn warm_party(&self, party: Option<&Arc<PartyRef>>) {
         if let Some(p) = party {
-            std::hint::black_box(p.school);
+            // Beside the shared count and what a trace reads of the party.
+            std::hint::black_box(p.kind_no);
         }
     }
 
@@ -876,9 +877,9 @@ impl TraceData for Indexed<'_> {
         Ok(self.lot_down(supplier, supplier_lot).iter().map(|d| ix.receipt(&ix.receipts[d.row as usize])).collect())
     }
 
-    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str, at: Place) -> Result<Vec<Downstream>> {
+    fn downstream_of_lot(&self, supplier: i64, supplier_lot: &str, at: Place, out: &mut Vec<Downstream>) -> Result<()> {
         let ix = self.index;
-        let Some(h) = self.holding(supplier, supplier_lot, at) else { return Ok(Vec::new()) };
+        let Some(h) = self.holding(supplier, supplier_lot, at) else { return Ok(()) };
         // The lot's sales are read next: their first row is asked for now, beside the downstream
         // receipts' rows.
         ix.warm(h);
@@ -907,7 +908,8 @@ impl TraceData for Indexed<'_> {
                 Downstream { id: i64::from(d.id), vendor_id: i64::from(r.vendor), lot_code: None, at: None }
             }
         };
-        Ok(down.iter().map(downstream).collect())
+        out.extend(down.iter().map(downstream));
+        Ok(())
     }
 
     fn unlotted_receipts_from(&self, supplier: i64, variety: i64, from: i64, to: i64) -> Result<Vec<Movement>> {

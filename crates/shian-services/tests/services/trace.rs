@@ -322,7 +322,11 @@ fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
     for at in [None, x.1, Some(u32::MAX - 1)] {
         assert_eq!(sold(w.0, at), sold(w.0, w.1), "W's sales of {long} with the place {at:?}");
     }
-    let down = |at: trace::Place| index.on(&c.s).unwrap().unwrap().downstream_of_lot(w.0, long, at).unwrap();
+    let down = |at: trace::Place| {
+        let mut out = Vec::new();
+        index.on(&c.s).unwrap().unwrap().downstream_of_lot(w.0, long, at, &mut out).unwrap();
+        out
+    };
     assert_eq!(down(x.1), down(w.1));
     assert_eq!(down(w.1)[0].lot_code.as_deref(), Some(longer));
 
