@@ -236,21 +236,21 @@ impl TraceIndex {
             Ok(())
         })?;
         ix.tables = ix.tags.list.iter().map(|tag| party_table(tag)).collect();
-        let mut parties = Vec::new();
         for kind in [Kind::Vendor, Kind::Producer, Kind::Buyer] {
             store.scan_parties(kind, &mut |id, p| {
-                parties.push((kind, id, PartyRef::of(kind, id, p)));
+                ix.parties.insert(kind, id, Arc::new(PartyRef::of(kind, id, p)));
                 Ok(())
             })?;
         }
         // Regions and kinds numbered in the order of their text: a forward trace's totals group
         // (and sort) them by the number.
-        let regions = numbers(parties.iter().filter_map(|(_, _, p)| p.region.as_ref()));
-        let kinds = numbers(parties.iter().map(|(_, _, p)| &p.kind));
-        for (kind, id, mut party) in parties {
+        let regions = numbers(ix.parties.values().filter_map(|p| p.region.as_ref()));
+        let kinds = numbers(ix.parties.values().map(|p| &p.kind));
+        for party in ix.parties.values_mut() {
+            // Not shared yet: changed in place.
+            let party = Arc::make_mut(party);
             party.region_no = party.region.as_ref().and_then(|r| regions.get(r)).copied();
             party.kind_no = kinds.get(&party.kind).copied();
-            ix.parties.insert(kind, id, Arc::new(party));
         }
         store.scan_certificates(&mut |id, c| {
             ix.certificates.insert(id, Arc::new(c));
@@ -670,6 +670,14 @@ impl<T> Slots<T> {
         }
     }
 
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.dense.iter().flatten().chain(self.sparse.values())
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.dense.iter_mut().flatten().chain(self.sparse.values_mut())
+    }
+
     fn get(&self, id: i64) -> Option<&T> {
         match usize::try_from(id).ok().and_then(|i| self.dense.get(i)) {
             Some(Some(v)) => Some(v),
@@ -709,6 +717,14 @@ impl Parties {
 
     fn get(&self, kind: Kind, id: i64) -> Option<&Arc<PartyRef>> {
         self.0[Self::table(kind)?].get(id)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<PartyRef>> {
+        self.0.iter().flat_map(Slots::values)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Arc<PartyRef>> {
+        self.0.iter_mut().flat_map(Slots::values_mut)
     }
 
     fn bytes(&self) -> usize {

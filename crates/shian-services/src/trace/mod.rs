@@ -1269,7 +1269,8 @@ const UNNUMBERED: u32 = u32::MAX;
 
 impl<'a> Groups<'a> {
     fn with_capacity(n: usize) -> Self {
-        Groups { numbered: Vec::new(), at: HashMap::with_capacity(n), list: Vec::with_capacity(n), last: None }
+        // The map is made when a key without a number comes (the index numbers most).
+        Groups { numbered: Vec::new(), at: HashMap::new(), list: Vec::with_capacity(n), last: None }
     }
 
     /// The group of `key`, whose number is `no` if it has one (nodes come in runs of one kind
@@ -1296,6 +1297,9 @@ impl<'a> Groups<'a> {
             && k == key_text
         {
             return g;
+        }
+        if self.at.capacity() == 0 {
+            self.at.reserve(self.list.capacity().max(4));
         }
         let g = *self.at.entry(key_text).or_insert_with(|| {
             self.list.push((key, UNNUMBERED, Total::default()));
