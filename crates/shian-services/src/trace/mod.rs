@@ -972,7 +972,10 @@ impl Walk<'_> {
     /// A vendor's lot (or, with no code, the `receipts` naming none) and everything sold from it,
     /// added to `out`; `at` is where the reader found the lot, `receipts` the lot's receipts if
     /// the caller has read them.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the lot, what the caller already read of it, and where its node goes"
+    )]
     fn forward_lot(
         &mut self,
         vendor: i64,
