@@ -996,7 +996,7 @@ impl Walk<'_> {
         }
         let mut folded = Folded::default();
         if let Some(lot) = lot {
-            let mut downstream = self.spare.pop().unwrap_or_default();
+            let mut downstream = self.spare_list();
             self.store.downstream_of_lot(vendor, lot, at, &mut downstream)?;
             let sales = Sales::OfLot { vendor, lot, at };
             self.forward_sales(sales, downstream, None, depth + 1, &mut folded, &mut node.children)?;
@@ -1073,10 +1073,7 @@ impl Walk<'_> {
         let same =
             |n: &&mut Node| n.party.kind == s.party_kind && n.link.as_ref().is_some_and(|l| l.inferred == inferred);
         let Some(node) = folded.iter_mut().find(same) else {
-            self.enter(None, depth);
-            let party = self.party_ref(s.party_kind, s.party_id, s.party_name)?;
-            let node = self.node(party, None, Some(Via::of(s, "outbound", basis)));
-            folded.push(node);
+            folded.push(self.leaf(s, Via::of(s, "outbound", basis), depth)?);
             return Ok(());
         };
         self.enter(None, depth);
@@ -1122,10 +1119,21 @@ impl Walk<'_> {
         depth: usize,
         out: &mut Vec<Node>,
     ) -> Result<(), TraceError> {
+        out.push(self.leaf(s, via, depth)?);
+        Ok(())
+    }
+
+    /// The node of a sale's buyer as a leaf (a recipient, or the first of its kind's folded
+    /// sales), counted.
+    fn leaf(&mut self, s: &MovementRef<'_>, via: Via<'_>, depth: usize) -> Result<Node, TraceError> {
         self.enter(None, depth);
         let party = self.party_ref(s.party_kind, s.party_id, s.party_name)?;
-        out.push(self.node(party, None, Some(via)));
-        Ok(())
+        Ok(self.node(party, None, Some(via)))
+    }
+
+    /// An empty list for a lot's downstream receipts (one a finished lot gave back, if any).
+    fn spare_list(&mut self) -> Vec<Downstream> {
+        self.spare.pop().unwrap_or_default()
     }
 
     /// Sales and vendor receipts naming no lot within the window after one of the lot's receipts.
@@ -1143,9 +1151,8 @@ impl Walk<'_> {
         let variety = receipts[0].variety_id;
         let covered = |t: i64| receipts.iter().any(|r| r.at <= t && t <= r.at + w);
         let downstream = self.store.unlotted_receipts_from(vendor, variety, from, to)?;
-        let mut spare = self.spare.pop().unwrap_or_default();
-        spare.extend(downstream.iter().filter(|r| covered(r.at)).map(Downstream::of));
-        let downstream = spare;
+        let mut unnamed = self.spare_list();
+        unnamed.extend(downstream.iter().filter(|r| covered(r.at)).map(Downstream::of));
         let basis = Basis {
             zh: format!("未注明批次；该批次进货后 {} 天内同品种销货，按先进先出推断", self.opts.window_days),
             en: format!(
@@ -1154,7 +1161,7 @@ impl Walk<'_> {
             ),
         };
         let sales = Sales::Unnamed { vendor, variety, from, to, covered: &covered };
-        self.forward_sales(sales, downstream, Some(&Arc::new(basis)), depth, folded, out)
+        self.forward_sales(sales, unnamed, Some(&Arc::new(basis)), depth, folded, out)
     }
 }
 
