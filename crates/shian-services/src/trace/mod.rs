@@ -19,7 +19,9 @@
 //! again, marked `seen_before`, without its subtree); `max_depth` and `max_nodes` stop runaway
 //! traces and set `truncated`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use hashbrown::{HashMap, HashSet};
@@ -467,17 +469,97 @@ pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> 
     Ok(tree)
 }
 
-/// The state of one trace: the store, the bounds and what was expanded.
+/// The state of one trace: the store, the bounds and what was expanded (in `scratch`).
 struct Walk<'a> {
     store: &'a dyn TraceData,
     opts: TraceOptions,
+    scratch: Lent,
+    nodes: usize,
+    truncated: bool,
+}
+
+/// What a trace's walk and its totals fill and empty again, kept per thread for the next trace:
+/// a trace then allocates little beyond its tree. (Once a large trace's rows are in the
+/// processor's cache, its allocations are much of its time: each comes from one of the
+/// allocator's free lists, cold when other work ran in between.)
+#[derive(Default)]
+struct Scratch {
+    /// The lots expanded.
     seen: HashSet<(i64, CompactString)>,
-    /// The parties known by their kind only (consumers, …), one per kind, shared by their nodes.
+    /// The parties known by their kind only (consumers, …), one per kind, shared by their nodes
+    /// (and by the next traces': such a party is its kind and nothing else).
     anonymous: Vec<Arc<PartyRef>>,
     /// Emptied lists of downstream receipts, for the next lots (no list allocated per lot).
     spare: Vec<Vec<Downstream>>,
-    nodes: usize,
-    truncated: bool,
+    /// Forward totals: (kind's group, id) of the recipients with an id already counted.
+    counted: HashSet<(usize, i64)>,
+    kinds: Groups,
+    regions: Groups,
+}
+
+/// Room a scratch keeps between traces at most (a runaway trace's sets are not kept).
+const SCRATCH_ROOM: usize = 1 << 12;
+
+impl Scratch {
+    /// Empties what a trace filled (what [`Groups::sorted`] or the walk did not already).
+    fn clear(&mut self) {
+        fn bounded<T>(set: &mut HashSet<T>) {
+            if set.capacity() > SCRATCH_ROOM {
+                *set = HashSet::new();
+            }
+            set.clear();
+        }
+        bounded(&mut self.seen);
+        bounded(&mut self.counted);
+        self.spare.truncate(64);
+        self.spare.retain(|l| l.capacity() <= SCRATCH_ROOM);
+        self.spare.iter_mut().for_each(Vec::clear);
+        // Kinds come from the records: bad data could name many.
+        self.anonymous.truncate(16);
+        self.kinds.clear();
+        self.regions.clear();
+    }
+}
+
+thread_local! {
+    /// This thread's scratch, between two traces.
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// This thread's scratch, lent to one trace (or part of one) and given back, emptied, when
+/// dropped; a trace in a trace (none does) would get a new one.
+struct Lent(Scratch);
+
+impl Lent {
+    fn take() -> Lent {
+        Lent(SCRATCH.with_borrow_mut(std::mem::take))
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.0.clear();
+        let scratch = std::mem::take(&mut self.0);
+        // During a thread's teardown the scratch goes with it.
+        let _ = SCRATCH.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = scratch;
+            }
+        });
+    }
+}
+
+impl Deref for Lent {
+    type Target = Scratch;
+    fn deref(&self) -> &Scratch {
+        &self.0
+    }
+}
+
+impl DerefMut for Lent {
+    fn deref_mut(&mut self) -> &mut Scratch {
+        &mut self.0
+    }
 }
 
 /// Receipts per (vendor, lot code or none).
@@ -492,16 +574,10 @@ enum Enter {
 
 impl<'a> Walk<'a> {
     fn new(store: &'a dyn TraceData, opts: TraceOptions) -> Self {
-        // Room for the lots of most traces without growing.
-        Walk {
-            store,
-            opts,
-            seen: HashSet::with_capacity(32),
-            anonymous: Vec::new(),
-            spare: Vec::new(),
-            nodes: 0,
-            truncated: false,
-        }
+        let mut scratch = Lent::take();
+        // Room for the lots of most traces without growing (a thread's first trace).
+        scratch.seen.reserve(32);
+        Walk { store, opts, scratch, nodes: 0, truncated: false }
     }
 
     fn finish(self, direction: Direction, start: &Start, roots: Vec<Node>) -> TraceTree {
@@ -546,7 +622,7 @@ impl<'a> Walk<'a> {
         }
         self.nodes += 1;
         match key {
-            Some((vendor, lot)) if !self.seen.insert((vendor, CompactString::new(lot))) => Enter::SeenBefore,
+            Some((vendor, lot)) if !self.scratch.seen.insert((vendor, CompactString::new(lot))) => Enter::SeenBefore,
             _ => Enter::Yes,
         }
     }
@@ -575,11 +651,12 @@ impl<'a> Walk<'a> {
         let table = party_table(party_kind);
         let unknown = || Arc::new(PartyRef::named(party_kind, id, name));
         if (id, name) == (None, None) {
-            if let Some(p) = self.anonymous.iter().find(|p| p.kind == party_kind) {
+            let anonymous = &mut self.scratch.anonymous;
+            if let Some(p) = anonymous.iter().find(|p| p.kind == party_kind) {
                 return Ok(p.clone());
             }
-            self.anonymous.push(unknown());
-            return Ok(self.anonymous[self.anonymous.len() - 1].clone());
+            anonymous.push(unknown());
+            return Ok(anonymous[anonymous.len() - 1].clone());
         }
         let (Some(table), Some(id)) = (table, id) else { return Ok(unknown()) };
         Ok(match self.store.party(table, id)? {
@@ -1057,7 +1134,7 @@ impl Walk<'_> {
             let receipt = receipt.borrowed();
             self.forward_receipt(d, Via::of(&receipt, "inbound", basis), depth, out)?;
         }
-        self.spare.push(waiting.0);
+        self.scratch.spare.push(waiting.0);
         Ok(())
     }
 
@@ -1133,7 +1210,7 @@ impl Walk<'_> {
 
     /// An empty list for a lot's downstream receipts (one a finished lot gave back, if any).
     fn spare_list(&mut self) -> Vec<Downstream> {
-        self.spare.pop().unwrap_or_default()
+        self.scratch.spare.pop().unwrap_or_default()
     }
 
     /// Sales and vendor receipts naming no lot within the window after one of the lot's receipts.
@@ -1193,50 +1270,18 @@ impl<'a> Kilograms<'a> {
 /// Sets a forward trace's totals per kind of recipient and per region (over every non-root
 /// node), in one pass over the tree.
 pub fn recount(tree: &mut TraceTree) {
-    // Room for the kinds and regions of most large traces (tens of regions) without growing.
-    let mut kinds = Groups::with_capacity(8);
-    let mut regions = Groups::with_capacity(32);
-    let mut kilograms = Kilograms::default();
-    // (kind's group, id): the recipients with an id already counted. A party's region is its
-    // own, so the first node of a (kind, id) is the first in its kind's and its region's group.
-    let mut counted: HashSet<(usize, i64)> = HashSet::with_capacity(tree.nodes);
-    let roots = &tree.roots;
-    let mut stack: Vec<(&Node, &Node)> = Vec::with_capacity(64);
-    stack.extend(roots.iter().flat_map(|r| r.children.iter().map(move |c| (c, r))));
-    while let Some((n, parent)) = stack.pop() {
-        stack.extend(n.children.iter().map(|c| (c, n)));
-        let Some(l) = &n.link else { continue };
-        let kg = kilograms.of(l);
-        // The recipient's region, or for consumers and other anonymous buyers the region of the
-        // vendor who sold to them.
-        let region = match (&n.party.region, n.party.id) {
-            (Some(r), _) => regions.of(r, n.party.region_no),
-            (None, None) => match &parent.party.region {
-                Some(r) => regions.of(r, parent.party.region_no),
-                None => regions.of(&NO_REGION, None),
-            },
-            (None, Some(_)) => regions.of(&NO_REGION, None),
-        };
-        let kind = kinds.of(&n.party.kind, n.party.kind_no);
-        let first = n.party.id.map(|id| counted.insert((kind, id)));
-        for (groups, g) in [(&mut kinds, kind), (&mut regions, region)] {
-            let t = groups.total(g);
-            t.records += n.records;
-            t.quantity_kg += kg;
-            t.inferred_records += if l.inferred { n.records } else { 0 };
-            match first {
-                Some(true) => {
-                    t.recipients += 1;
-                    t.school_canteens += usize::from(n.party.school);
-                }
-                Some(false) => {}
-                None => t.recipients += n.records,
-            }
+    let mut scratch = Lent::take();
+    let Scratch { counted, kinds, regions, .. } = &mut *scratch;
+    let mut tally = Tally { counted, kinds, regions, kilograms: Kilograms::default() };
+    for root in &tree.roots {
+        for child in &root.children {
+            tally.add(child, root);
         }
     }
-    let (totals, regions) = (kinds.sorted(), regions.sorted());
-    tree.totals = totals;
-    tree.regions = regions
+    tree.totals = tally.kinds.sorted();
+    tree.regions = tally
+        .regions
+        .sorted()
         .into_iter()
         .map(|t| RegionTotal {
             region: t.kind,
@@ -1247,6 +1292,54 @@ pub fn recount(tree: &mut TraceTree) {
             school_canteens: t.school_canteens,
         })
         .collect();
+}
+
+/// A forward trace's totals as they are summed.
+struct Tally<'s, 't> {
+    /// (kind's group, id): the recipients with an id already counted. A party's region is its
+    /// own, so the first node of a (kind, id) is the first in its kind's and its region's group.
+    counted: &'s mut HashSet<(usize, i64)>,
+    kinds: &'s mut Groups,
+    regions: &'s mut Groups,
+    kilograms: Kilograms<'t>,
+}
+
+impl<'t> Tally<'_, 't> {
+    /// Adds `n` (whose parent is `parent`) and its subtree (as deep as the walk went).
+    fn add(&mut self, n: &'t Node, parent: &'t Node) {
+        if let Some(l) = &n.link {
+            let kg = self.kilograms.of(l);
+            // The recipient's region, or for consumers and other anonymous buyers the region of
+            // the vendor who sold to them.
+            let region = match (&n.party.region, n.party.id) {
+                (Some(r), _) => self.regions.of(r, n.party.region_no),
+                (None, None) => match &parent.party.region {
+                    Some(r) => self.regions.of(r, parent.party.region_no),
+                    None => self.regions.of(&NO_REGION, None),
+                },
+                (None, Some(_)) => self.regions.of(&NO_REGION, None),
+            };
+            let kind = self.kinds.of(&n.party.kind, n.party.kind_no);
+            let first = n.party.id.map(|id| self.counted.insert((kind, id)));
+            for (groups, g) in [(&mut *self.kinds, kind), (&mut *self.regions, region)] {
+                let t = groups.total(g);
+                t.records += n.records;
+                t.quantity_kg += kg;
+                t.inferred_records += if l.inferred { n.records } else { 0 };
+                match first {
+                    Some(true) => {
+                        t.recipients += 1;
+                        t.school_canteens += usize::from(n.party.school);
+                    }
+                    Some(false) => {}
+                    None => t.recipients += n.records,
+                }
+            }
+        }
+        for child in &n.children {
+            self.add(child, n);
+        }
+    }
 }
 
 /// The region of recipients whose region is not known.
@@ -1265,28 +1358,26 @@ impl Total {
 
 /// Totals grouped by a key (kept in `Total::kind`): found by the key's number where the reader
 /// numbered it (the trace index numbers regions in the order of their codes), else by its text.
-struct Groups<'a> {
+/// Emptied by [`Groups::sorted`], to be used again.
+#[derive(Default)]
+struct Groups {
     /// Group + 1 by key number (0: no group yet).
     numbered: Vec<u32>,
-    at: HashMap<&'a str, usize>,
-    /// Each group's key, its number ([`UNNUMBERED`] if none) and its totals.
-    list: Vec<(&'a CompactString, u32, Total)>,
-    last: Option<(&'a str, usize)>,
+    at: HashMap<CompactString, usize>,
+    /// Each group's number ([`UNNUMBERED`] if none) and its totals.
+    list: Vec<(u32, Total)>,
+    /// The last group found by its text.
+    last: Option<usize>,
 }
 
 /// The number of a group found by its text.
 const UNNUMBERED: u32 = u32::MAX;
 
-impl<'a> Groups<'a> {
-    fn with_capacity(n: usize) -> Self {
-        // The map is made when a key without a number comes (the index numbers most).
-        Groups { numbered: Vec::new(), at: HashMap::new(), list: Vec::with_capacity(n), last: None }
-    }
-
+impl Groups {
     /// The group of `key`, whose number is `no` if it has one (nodes come in runs of one kind
     /// and one region: the last group found by text is tried first). A key met both with and
     /// without its number gets two groups, which [`Groups::sorted`] adds together.
-    fn of(&mut self, key: &'a CompactString, no: Option<u32>) -> usize {
+    fn of(&mut self, key: &CompactString, no: Option<u32>) -> usize {
         if let Some(no) = no {
             let no = no as usize;
             if let Some(&g) = self.numbered.get(no)
@@ -1298,47 +1389,65 @@ impl<'a> Groups<'a> {
                 // Room for the numbers of a province's regions without growing again soon.
                 self.numbered.resize((no + 1).max(self.numbered.len() * 2).max(64), 0);
             }
-            self.list.push((key, no as u32, Total::default()));
+            self.list.push((no as u32, Total { kind: key.clone(), ..Total::default() }));
             self.numbered[no] = self.list.len() as u32;
             return self.list.len() - 1;
         }
-        let key_text = key.as_str();
-        if let Some((k, g)) = self.last
-            && k == key_text
+        if let Some(g) = self.last
+            && self.list[g].1.kind == *key
         {
             return g;
         }
-        if self.at.capacity() == 0 {
-            self.at.reserve(self.list.capacity().max(4));
-        }
-        let g = *self.at.entry(key_text).or_insert_with(|| {
-            self.list.push((key, UNNUMBERED, Total::default()));
-            self.list.len() - 1
-        });
-        self.last = Some((key_text, g));
+        let g = match self.at.get(key.as_str()) {
+            Some(&g) => g,
+            None => {
+                self.list.push((UNNUMBERED, Total { kind: key.clone(), ..Total::default() }));
+                self.at.insert(key.clone(), self.list.len() - 1);
+                self.list.len() - 1
+            }
+        };
+        self.last = Some(g);
         g
     }
 
     fn total(&mut self, g: usize) -> &mut Total {
-        &mut self.list[g].2
+        &mut self.list[g].1
     }
 
-    /// The totals, by key (a key's groups added together).
-    fn sorted(mut self) -> Vec<Total> {
-        if self.list.iter().all(|g| g.1 != UNNUMBERED) {
+    /// The totals, by key (a key's groups added together); the groups are left empty.
+    fn sorted(&mut self) -> Vec<Total> {
+        if self.list.iter().all(|g| g.0 != UNNUMBERED) {
             // Numbers are in the order of the keys, one per key.
-            self.list.sort_unstable_by_key(|g| g.1);
+            self.list.sort_unstable_by_key(|g| g.0);
         } else {
-            self.list.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            self.list.sort_unstable_by(|a, b| a.1.kind.cmp(&b.1.kind));
         }
         let mut out: Vec<Total> = Vec::with_capacity(self.list.len());
-        for (k, _, t) in self.list {
+        for (no, t) in self.list.drain(..) {
+            if let Some(g) = self.numbered.get_mut(no as usize) {
+                *g = 0;
+            }
             match out.last_mut() {
-                Some(last) if last.kind == *k => last.add(&t),
-                _ => out.push(Total { kind: k.clone(), ..t }),
+                Some(last) if last.kind == t.kind => last.add(&t),
+                _ => out.push(t),
             }
         }
+        self.clear();
         out
+    }
+
+    /// Forgets every group (after [`Groups::sorted`], only the text map is left to empty).
+    fn clear(&mut self) {
+        for (no, _) in self.list.drain(..) {
+            if let Some(g) = self.numbered.get_mut(no as usize) {
+                *g = 0;
+            }
+        }
+        if self.at.capacity() > SCRATCH_ROOM {
+            self.at = HashMap::new();
+        }
+        self.at.clear();
+        self.last = None;
     }
 }
 
@@ -1394,7 +1503,7 @@ mod tests {
                 .map(CompactString::new)
                 .chain((0..30).map(|i| compact_str::format_compact!("33{i:04}")))
                 .collect();
-        let mut groups = Groups::with_capacity(0);
+        let mut groups = Groups::default();
         let first: Vec<usize> = keys.iter().map(|k| groups.of(k, None)).collect();
         assert_eq!(first, (0..keys.len()).collect::<Vec<_>>(), "every key its own group");
         // Again, in another order (so the last group is not the one asked for).
@@ -1412,7 +1521,7 @@ mod tests {
     #[test]
     fn numbered_groups_are_found_by_number_and_added_to_the_same_text() {
         let (a, b) = (CompactString::new("330102"), CompactString::new("110101"));
-        let mut groups = Groups::with_capacity(0);
+        let mut groups = Groups::default();
         // Numbers far apart (the list of numbers grows), a number met again, and the same text
         // met once without its number.
         let ga = groups.of(&a, Some(200));
@@ -1431,10 +1540,33 @@ mod tests {
         assert_eq!(got, [("110101", 5, 1), ("330102", 9, 2)]);
 
         // Numbered only: in the order of the numbers (which the index gives in the keys' order).
-        let mut groups = Groups::with_capacity(0);
+        let mut groups = Groups::default();
         groups.of(&a, Some(200));
         groups.of(&b, Some(3));
         let keys: Vec<CompactString> = groups.sorted().into_iter().map(|t| t.kind).collect();
         assert_eq!(keys, [b, a]);
+    }
+
+    #[test]
+    fn groups_used_again_start_empty() {
+        // A trace's groups are kept for the next trace: nothing of the first may remain.
+        let (a, b) = (CompactString::new("330102"), CompactString::new("110101"));
+        let mut groups = Groups::default();
+        let g = groups.of(&a, Some(7));
+        groups.total(g).records += 1;
+        let g = groups.of(&b, None);
+        groups.total(g).records += 1;
+        assert_eq!(groups.sorted().len(), 2);
+        // Number 7 and text `b` now stand for nothing: new groups, with new keys and totals.
+        let g = groups.of(&b, Some(7));
+        groups.total(g).records += 5;
+        assert_eq!(groups.of(&a, None), 1, "a text seen by the last use is a new group");
+        let got: Vec<(CompactString, usize)> = groups.sorted().into_iter().map(|t| (t.kind, t.records)).collect();
+        assert_eq!(got, [(b.clone(), 5), (a.clone(), 0)]);
+        // A scratch emptied without its totals being taken (a trace that failed) starts empty too.
+        groups.of(&a, Some(3));
+        groups.clear();
+        assert_eq!(groups.of(&b, Some(3)), 0);
+        assert_eq!(groups.sorted().into_iter().map(|t| t.kind).collect::<Vec<_>>(), [b]);
     }
 }
