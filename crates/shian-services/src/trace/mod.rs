@@ -497,8 +497,9 @@ struct Scratch {
     regions: Groups,
 }
 
-/// Room a scratch keeps between traces at most (a runaway trace's sets are not kept).
-const SCRATCH_ROOM: usize = 1 << 12;
+/// Room a scratch keeps between traces at most, in entries per set or list (a very large
+/// trace's are not kept: a thread's scratch stays within a few hundred KiB).
+const SCRATCH_ROOM: usize = 1 << 10;
 
 impl Scratch {
     /// Empties what a trace filled (what [`Groups::sorted`] or the walk did not already).
@@ -511,7 +512,7 @@ impl Scratch {
         }
         bounded(&mut self.seen);
         bounded(&mut self.counted);
-        self.spare.truncate(64);
+        self.spare.truncate(8);
         self.spare.retain(|l| l.capacity() <= SCRATCH_ROOM);
         self.spare.iter_mut().for_each(Vec::clear);
         // Kinds come from the records: bad data could name many.
@@ -1422,11 +1423,9 @@ impl Groups {
         } else {
             self.list.sort_unstable_by(|a, b| a.1.kind.cmp(&b.1.kind));
         }
+        self.forget_numbers();
         let mut out: Vec<Total> = Vec::with_capacity(self.list.len());
-        for (no, t) in self.list.drain(..) {
-            if let Some(g) = self.numbered.get_mut(no as usize) {
-                *g = 0;
-            }
+        for (_, t) in self.list.drain(..) {
             match out.last_mut() {
                 Some(last) if last.kind == t.kind => last.add(&t),
                 _ => out.push(t),
@@ -1436,18 +1435,24 @@ impl Groups {
         out
     }
 
-    /// Forgets every group (after [`Groups::sorted`], only the text map is left to empty).
+    /// Forgets every group.
     fn clear(&mut self) {
-        for (no, _) in self.list.drain(..) {
-            if let Some(g) = self.numbered.get_mut(no as usize) {
-                *g = 0;
-            }
-        }
+        self.forget_numbers();
+        self.list.clear();
         if self.at.capacity() > SCRATCH_ROOM {
             self.at = HashMap::new();
         }
         self.at.clear();
         self.last = None;
+    }
+
+    /// Empties the number table where the groups set it (the rest of it is empty already).
+    fn forget_numbers(&mut self) {
+        for &(no, _) in &self.list {
+            if let Some(g) = self.numbered.get_mut(no as usize) {
+                *g = 0;
+            }
+        }
     }
 }
 
