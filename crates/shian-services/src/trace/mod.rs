@@ -1313,12 +1313,9 @@ impl<'t> Tally<'_, 't> {
             let kg = self.kilograms.of(l);
             // The recipient's region, or for consumers and other anonymous buyers the region of
             // the vendor who sold to them.
-            let region = match self.region(&n.party) {
+            let anonymous = n.party.id.is_none();
+            let region = match self.region(&n.party).or_else(|| anonymous.then(|| self.region(&parent.party))?) {
                 Some(g) => g,
-                None if n.party.id.is_none() => match self.region(&parent.party) {
-                    Some(g) => g,
-                    None => self.regions.of(&NO_REGION, None),
-                },
                 None => self.regions.of(&NO_REGION, None),
             };
             let kind = self.kinds.of(&n.party.kind, n.party.kind_no);
@@ -1342,9 +1339,7 @@ impl<'t> Tally<'_, 't> {
             self.add(child, n);
         }
     }
-}
 
-impl Tally<'_, '_> {
     /// The group of a party's region, if it has one: by its number where the reader numbered it
     /// (the text, in another cache line of the party than what a trace reads, is then read only
     /// for a new group).
