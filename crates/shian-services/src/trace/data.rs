@@ -4,6 +4,7 @@
 //! the database.
 
 use std::cell::RefCell;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -82,6 +83,11 @@ pub trait TraceData {
     /// A vendor, producer or buyer by id, as a trace shows it (its `kind`: `vendor`, `producer`,
     /// or the buyer's kind).
     fn party(&self, kind: Kind, id: i64) -> Result<Option<Arc<PartyRef>>>;
+    /// The number this reader gives a party kind in [`PartyRef`]'s `kind_no`, if it numbers
+    /// kinds and knows this one (parties of the same kind have the same number).
+    fn kind_no(&self, _kind: &str) -> Option<NonZeroU32> {
+        None
+    }
     /// An origin certificate by id.
     fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
         Ok(self.store().certificate(id)?.map(Arc::new))

@@ -20,6 +20,7 @@
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 // foldhash (hashbrown's default hasher): these maps are read on every node of a trace.
@@ -94,6 +95,10 @@ pub struct TraceIndex {
     vendor_tag: u16,
     /// The party table of each tag that is a party kind.
     tables: Vec<Option<Kind>>,
+    /// The parties' and the records' kinds and their numbers (a few: looked through in order).
+    kinds: Vec<(CompactString, NonZeroU32)>,
+    /// Whether each tag is a record's party kind (while the index is built).
+    kind_tags: Vec<bool>,
 }
 
 /// What receipts and sales share: one sale is exactly this (40 bytes).
@@ -118,6 +123,10 @@ type Sale = Record;
 #[derive(Debug, Clone, Copy)]
 struct Receipt {
     record: Record,
+    /// The supplier's lot: once the index is arranged, for a receipt from a vendor with an id
+    /// ([`TraceIndex::names_holding`]), the holding of that lot at the supplier (`NONE` if it names
+    /// none), so that a backward hop reads the supplier's row without looking the code up;
+    /// otherwise the lot code (0 if none).
     supplier_lot: u32,
     certificate: u32,
 }
@@ -204,6 +213,8 @@ impl TraceIndex {
             certificates: Slots::default(),
             vendor_tag: 0,
             tables: Vec::new(),
+            kinds: Vec::new(),
+            kind_tags: Vec::new(),
         };
         ix.vendor_tag = ix.tags.intern("vendor")?;
         ix.receipts.reserve(usize::try_from(store.count(Kind::Inbound)?).unwrap_or(0));
@@ -245,13 +256,20 @@ impl TraceIndex {
         // Regions and kinds numbered in the order of their text: a forward trace's totals group
         // (and sort) them by the number.
         let regions = numbers(ix.parties.values().filter_map(|p| p.region.as_ref()));
-        let kinds = numbers(ix.parties.values().map(|p| &p.kind));
+        // The kinds of the parties and of the records (consumers and others have no party).
+        let tags: Vec<CompactString> = (0..ix.kind_tags.len())
+            .filter(|&t| ix.kind_tags[t])
+            .map(|t| CompactString::new(ix.tags.get(t as u16)))
+            .collect();
+        let kinds = numbers(ix.parties.values().map(|p| &p.kind).chain(&tags));
         for party in ix.parties.values_mut() {
             // Not shared yet: changed in place.
             let party = Arc::make_mut(party);
             party.region_no = party.region.as_ref().and_then(|r| regions.get(r)).copied();
             party.kind_no = kinds.get(&party.kind).copied();
         }
+        ix.kinds = kinds.into_iter().collect();
+        ix.kind_tags = Vec::new();
         store.scan_certificates(&mut |id, c| {
             ix.certificates.insert(id, Arc::new(c));
             Ok(())
@@ -277,8 +295,18 @@ impl TraceIndex {
             party: optional(m.party_id, "supplier or buyer id")?,
             qty: self.quantity(m.quantity),
             unit: self.tags.intern(m.unit)?,
-            kind: self.tags.intern(m.party_kind)?,
+            kind: self.kind_tag(m.party_kind)?,
         })
+    }
+
+    /// The tag of a record's party kind, remembered as one.
+    fn kind_tag(&mut self, kind: &str) -> Result<u16> {
+        let tag = self.tags.intern(kind)?;
+        if self.kind_tags.len() <= usize::from(tag) {
+            self.kind_tags.resize(usize::from(tag) + 1, false);
+        }
+        self.kind_tags[usize::from(tag)] = true;
+        Ok(tag)
     }
 
     /// Sorts the rows and builds the offsets, permutations and directories.
@@ -313,6 +341,15 @@ impl TraceIndex {
         });
         self.from_unlotted_of = Directory::new(self.from_unlotted.iter().map(|&i| rs[i as usize].party));
         self.hold(&from_lot);
+        // Every (supplier lot, supplier) a receipt from a vendor names is a holding now.
+        let mut receipts = std::mem::take(&mut self.receipts);
+        for r in receipts.iter_mut().filter(|r| self.names_holding(r)) {
+            r.supplier_lot = match r.supplier_lot {
+                0 => NONE,
+                code => self.holding_at(code, r.party).unwrap_or(NONE),
+            };
+        }
+        self.receipts = receipts;
         self.receipts.shrink_to_fit();
         self.sales.shrink_to_fit();
     }
@@ -432,9 +469,8 @@ impl TraceIndex {
     fn warm_party(&self, party: Option<&Arc<PartyRef>>) {
         if let Some(p) = party {
             // What a trace reads of the party (the shared count, the numbers, the id, whether a
-            // school canteen, the kind and the region, laid out in this order) spans up to three
-            // cache lines: the numbers, the kind's last byte and the region's are in each.
-            std::hint::black_box((p.kind_no, p.kind.len(), p.region.is_some()));
+            // school canteen) is in its first cache line.
+            std::hint::black_box(p.kind_no);
         }
     }
 
@@ -614,7 +650,27 @@ impl TraceIndex {
     }
 
     fn receipt(&self, r: &Receipt) -> Movement {
-        self.lend_receipt(r, &mut ExtBuf::new(), self.code(r.lot), self.code(r.supplier_lot)).to_movement()
+        self.lend_receipt(r, &mut ExtBuf::new(), self.code(r.lot), self.supplier_code(r)).to_movement()
+    }
+
+    /// Whether receipt `r` came from a vendor with an id (its supplier's lot is kept as the
+    /// holding at that vendor).
+    fn names_holding(&self, r: &Receipt) -> bool {
+        r.kind & TAG == self.vendor_tag && r.party != NONE
+    }
+
+    /// The holding of the supplier's lot a receipt names, if it came from a vendor.
+    fn supplier_holding(&self, r: &Receipt) -> Option<u32> {
+        (self.names_holding(r) && r.supplier_lot != NONE).then_some(r.supplier_lot)
+    }
+
+    /// The supplier's lot code a receipt names.
+    fn supplier_code(&self, r: &Receipt) -> Option<&str> {
+        match self.supplier_holding(r) {
+            Some(h) => Some(self.lot_text(h)),
+            None if self.names_holding(r) => None,
+            None => self.code(r.supplier_lot),
+        }
     }
 
     fn sale(&self, s: &Sale) -> Movement {
@@ -943,6 +999,10 @@ impl TraceData for Indexed<'_> {
         Ok(self.index.parties.get(kind, id).cloned())
     }
 
+    fn kind_no(&self, kind: &str) -> Option<NonZeroU32> {
+        self.index.kinds.iter().find(|(k, _)| k == kind).map(|&(_, no)| no)
+    }
+
     fn certificate(&self, id: i64) -> Result<Option<Arc<Certificate>>> {
         Ok(self.index.certificates.get(id).cloned())
     }
@@ -959,21 +1019,18 @@ impl TraceData for Indexed<'_> {
         // What the trace shows of each receipt next is asked for all at once, in two tight
         // loops: first what each receipt names (where the supplier lot's holdings are, the
         // certificate), then what those lead to (the holding and its rows, the producer).
-        let from_vendor = |r: &Receipt| r.kind & TAG == ix.vendor_tag && r.supplier_lot != 0;
         let certificate = |r: &Receipt| ix.certificates.get(i64::from(r.certificate)).filter(|_| r.certificate != NONE);
         for r in receipts {
             ix.warm_record(r, &ix.receipt_names);
-            if from_vendor(r) {
-                std::hint::black_box(ix.holdings_of.get(r.supplier_lot as usize).copied());
+            if let Some(h) = ix.supplier_holding(r) {
+                std::hint::black_box(ix.holdings.get(h as usize).map(|h| h.receipts));
             } else if let Some(c) = certificate(r) {
                 std::hint::black_box(c.producer_id);
             }
         }
         for r in receipts {
-            if from_vendor(r) {
-                if let Some(h) = ix.holding_at(r.supplier_lot, r.party) {
-                    ix.warm(h);
-                }
+            if let Some(h) = ix.supplier_holding(r) {
+                ix.warm(h);
             } else if let Some(c) = certificate(r) {
                 ix.warm_party(ix.parties.get(Kind::Producer, c.producer_id));
                 std::hint::black_box(c.cert_no.as_bytes().first().copied());
@@ -982,12 +1039,7 @@ impl TraceData for Indexed<'_> {
         receipts.iter().try_for_each(|r| {
             // A backward trace goes on to a vendor supplier's lot next: its holding is its place,
             // and its code is read from the holding's row.
-            let supplier = from_vendor(r).then(|| ix.holding_at(r.supplier_lot, r.party)).flatten();
-            let supplier_lot = match supplier {
-                Some(h) => Some(ix.lot_text(h)),
-                None => ix.code(r.supplier_lot),
-            };
-            f(&ix.lend_receipt(r, &mut buf, Some(lot_code), supplier_lot), supplier)
+            f(&ix.lend_receipt(r, &mut buf, Some(lot_code), ix.supplier_code(r)), ix.supplier_holding(r))
         })
     }
 
@@ -1025,12 +1077,12 @@ impl TraceData for Indexed<'_> {
     }
 }
 
-/// A number for each distinct text, in the order of the texts.
-fn numbers<'t>(texts: impl Iterator<Item = &'t CompactString>) -> HashMap<CompactString, u32> {
+/// A number for each distinct text, from 1 in the order of the texts.
+fn numbers<'t>(texts: impl Iterator<Item = &'t CompactString>) -> HashMap<CompactString, NonZeroU32> {
     let mut texts: Vec<&CompactString> = texts.collect();
     texts.sort_unstable();
     texts.dedup();
-    texts.into_iter().enumerate().map(|(no, t)| (t.clone(), no as u32)).collect()
+    (1..).zip(texts).filter_map(|(no, t)| Some((t.clone(), NonZeroU32::new(no)?))).collect()
 }
 
 fn small(id: i64, what: &str) -> Result<u32> {

@@ -21,6 +21,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -242,20 +243,21 @@ pub struct Node {
 /// Who a node is.
 ///
 /// Laid out in this order (`repr(C)`): what a trace reads of every party (the numbers, the id,
-/// whether a school canteen, the kind, the region) comes first, beside the shared count, in the
-/// first 104 bytes of the shared allocation, so that a party not in the processor's cache costs
-/// two cache lines (three at worst) rather than four.
+/// whether a school canteen) comes first, beside the shared count, and the party is 176 bytes,
+/// so that the shared allocation is 192 bytes, a size the allocator hands out on cache-line
+/// boundaries: a party not in the processor's cache costs one cache line. (A trace compares
+/// kinds and groups regions by their numbers; their text is read only to show them.)
 #[derive(Debug, Clone, Serialize)]
 #[repr(C)]
 pub struct PartyRef {
-    /// The trace index's number for `region`, in the order of the codes (a forward trace's
-    /// totals group and sort regions by it rather than by the text); `None` from readers that do
-    /// not number regions.
+    /// The trace index's number for `region`, from 1 in the order of the codes (a forward
+    /// trace's totals group and sort regions by it rather than by the text); `None` from readers
+    /// that do not number regions.
     #[serde(skip)]
-    pub(crate) region_no: Option<u32>,
+    pub(crate) region_no: Option<NonZeroU32>,
     /// The trace index's number for `kind`, as `region_no` is for `region`.
     #[serde(skip)]
-    pub(crate) kind_no: Option<u32>,
+    pub(crate) kind_no: Option<NonZeroU32>,
     pub id: Option<i64>,
     /// A school or kindergarten canteen (学校、幼儿园食堂).
     pub school: bool,
@@ -270,6 +272,8 @@ pub struct PartyRef {
     pub detail: Option<CompactString>,
     pub canteen_kind: Option<CompactString>,
 }
+
+const _: () = assert!(size_of::<PartyRef>() == 176, "a party is 176 bytes: 192 with its shared counts");
 
 impl PartyRef {
     /// A vendor, producer or buyer found by id; its `kind` is `vendor`, `producer` or the buyer's
@@ -477,6 +481,9 @@ struct Walk<'a> {
     scratch: Lent,
     nodes: usize,
     truncated: bool,
+    /// The last party kind the reader was asked the number of, and its number (a lot's sales
+    /// mostly name one kind).
+    last_kind: (CompactString, Option<NonZeroU32>),
 }
 
 /// What a trace's walk and its totals fill and empty again, kept per thread for the next trace:
@@ -488,7 +495,8 @@ struct Scratch {
     /// The lots expanded.
     seen: HashSet<(i64, CompactString)>,
     /// The parties known by their kind only (consumers, …), one per kind, shared by their nodes
-    /// (and by the next traces': such a party is its kind and nothing else).
+    /// (and by the next traces' with the same kind number: such a party is its kind and nothing
+    /// else).
     anonymous: Vec<Arc<PartyRef>>,
     /// Emptied lists of downstream receipts, for the next lots (no list allocated per lot).
     spare: Vec<Vec<Downstream>>,
@@ -579,7 +587,7 @@ impl<'a> Walk<'a> {
         let mut scratch = Lent::take();
         // Room for the lots of most traces without growing (a thread's first trace).
         scratch.seen.reserve(32);
-        Walk { store, opts, scratch, nodes: 0, truncated: false }
+        Walk { store, opts, scratch, nodes: 0, truncated: false, last_kind: Default::default() }
     }
 
     fn finish(self, direction: Direction, start: &Start, roots: Vec<Node>) -> TraceTree {
@@ -651,23 +659,45 @@ impl<'a> Walk<'a> {
         name: Option<&str>,
     ) -> Result<Arc<PartyRef>, TraceError> {
         let table = party_table(party_kind);
-        let unknown = || Arc::new(PartyRef::named(party_kind, id, name));
+        let kind_no = self.kind_no(party_kind);
+        let unknown = || Arc::new(PartyRef { kind_no, ..PartyRef::named(party_kind, id, name) });
+        // By the numbers where the reader numbered both (the kind's text is in another cache
+        // line of the party than what a trace reads).
+        let of_kind = |p: &PartyRef| match (p.kind_no, kind_no) {
+            (Some(a), Some(b)) => a == b,
+            _ => p.kind == party_kind,
+        };
         if (id, name) == (None, None) {
+            // Kept from an earlier trace, if its reader numbered the kind the same way.
             let anonymous = &mut self.scratch.anonymous;
-            if let Some(p) = anonymous.iter().find(|p| p.kind == party_kind) {
-                return Ok(p.clone());
-            }
-            anonymous.push(unknown());
-            return Ok(anonymous[anonymous.len() - 1].clone());
+            return Ok(match anonymous.iter_mut().find(|p| p.kind == party_kind) {
+                Some(p) if p.kind_no == kind_no => p.clone(),
+                Some(p) => {
+                    *p = unknown();
+                    p.clone()
+                }
+                None => {
+                    anonymous.push(unknown());
+                    anonymous[anonymous.len() - 1].clone()
+                }
+            });
         }
         let (Some(table), Some(id)) = (table, id) else { return Ok(unknown()) };
         Ok(match self.store.party(table, id)? {
-            Some(p) if p.kind == party_kind => p,
+            Some(p) if of_kind(&p) => p,
             // A record naming the party as another kind than its own (a canteen bought as a
             // restaurant): shown as the record says.
-            Some(p) => Arc::new(PartyRef { kind: CompactString::new(party_kind), kind_no: None, ..(*p).clone() }),
+            Some(p) => Arc::new(PartyRef { kind: CompactString::new(party_kind), kind_no, ..(*p).clone() }),
             None => unknown(),
         })
+    }
+
+    /// The reader's number for a party kind.
+    fn kind_no(&mut self, kind: &str) -> Option<NonZeroU32> {
+        if self.last_kind.0 != kind {
+            self.last_kind = (CompactString::new(kind), self.store.kind_no(kind));
+        }
+        self.last_kind.1
     }
 
     fn node(&mut self, party: Arc<PartyRef>, lot: Option<&str>, via: Option<Via<'_>>) -> Node {
@@ -1318,7 +1348,7 @@ impl<'t> Tally<'_, 't> {
                 Some(g) => g,
                 None => self.regions.of(&NO_REGION, None),
             };
-            let kind = self.kinds.of(&n.party.kind, n.party.kind_no);
+            let kind = self.kinds.of(&n.party.kind, n.party.kind_no.map(NonZeroU32::get));
             let first = n.party.id.map(|id| self.counted.insert((kind, id)));
             for (groups, g) in [(&mut *self.kinds, kind), (&mut *self.regions, region)] {
                 let t = groups.total(g);
@@ -1345,7 +1375,7 @@ impl<'t> Tally<'_, 't> {
     /// for a new group).
     fn region(&mut self, p: &PartyRef) -> Option<usize> {
         match p.region_no {
-            Some(no) => Some(self.regions.numbered(no, || p.region.as_ref().unwrap_or(&NO_REGION))),
+            Some(no) => Some(self.regions.numbered(no.get(), || p.region.as_ref().unwrap_or(&NO_REGION))),
             None => p.region.as_ref().map(|r| self.regions.of(r, None)),
         }
     }

@@ -275,6 +275,22 @@ fn a_market_to_market_hop_is_followed_both_ways_and_school_canteens_are_flagged(
 }
 
 #[test]
+fn a_buyer_a_record_names_as_another_kind_is_shown_and_counted_as_the_record_says() {
+    let mut c = Chain::new();
+    c.receive_from_producer("W", "L1", 100.0, T0);
+    // K1 is a school canteen; the sale names it a restaurant. Consumers have no party of their
+    // own: their kind is the record's.
+    c.sale("W", Some("L1"), 10.0, T0 + HOUR, ("restaurant", Some("K1")));
+    c.sale("W", Some("L1"), 5.0, T0 + HOUR, ("canteen", Some("K1")));
+    c.sale("W", Some("L1"), 1.0, T0 + HOUR, ("consumer", None));
+    // Through the database and (checked to be the same) through the index.
+    let fwd = c.forward(Start::Lot("L1".into()), confirmed());
+    assert_eq!(below(&fwd), ["canteen:K1", "consumer:consumer", "restaurant:K1"]);
+    let totals: Vec<_> = fwd.totals.iter().map(|t| (t.kind.as_str(), t.recipients, t.records)).collect();
+    assert_eq!(totals, [("canteen", 1, 1), ("consumer", 1, 1), ("restaurant", 1, 1)]);
+}
+
+#[test]
 fn long_lot_codes_and_a_code_held_by_two_vendors_are_found_through_the_index() {
     use trace::TraceData;
     // Codes longer than a holding row keeps (16 bytes) are compared in the string arena; a code
