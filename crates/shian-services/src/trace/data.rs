@@ -134,6 +134,11 @@ pub trait TraceData {
     fn sale_nodes(&self, _vendor: i64, _lot_code: &str, _at: Place) -> usize {
         0
     }
+    /// Room for the nodes a lot's receipts become backward (one each, more where a receipt's
+    /// candidate lots are inferred); 0 when the reader cannot tell without reading them.
+    fn receipt_nodes(&self, _vendor: i64, _lot_code: &str, _at: Place) -> usize {
+        0
+    }
     /// [`TraceData::sales_of_lot`], each lent to `f` in turn.
     fn each_sale_of_lot(
         &self,

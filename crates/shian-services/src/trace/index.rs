@@ -915,8 +915,9 @@ impl TraceData for Indexed<'_> {
         let Some(first) = ix.first_holding(lot_code) else { return Ok(Vec::new()) };
         // Holdings in ascending vendor order; those only named as a supplier's lot hold nothing.
         // The trace reads the lot at each holder next: its rows are asked for now.
-        let mut places = Vec::new();
-        for h in ix.holdings_from(first).filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
+        let holdings = ix.holdings_from(first);
+        let mut places = Vec::with_capacity(holdings.len());
+        for h in holdings.filter(|&h| !ix.receipts_in(h).is_empty() || !ix.sales_in(h).is_empty()) {
             let vendor = ix.holdings[h as usize].vendor;
             ix.warm(h);
             ix.warm_party(ix.parties.get(Kind::Vendor, i64::from(vendor)));
@@ -1041,6 +1042,10 @@ impl TraceData for Indexed<'_> {
             // and its code is read from the holding's row.
             f(&ix.lend_receipt(r, &mut buf, Some(lot_code), ix.supplier_code(r)), ix.supplier_holding(r))
         })
+    }
+
+    fn receipt_nodes(&self, vendor: i64, lot_code: &str, at: Place) -> usize {
+        self.lot_receipts(vendor, lot_code, at).len()
     }
 
     fn sale_nodes(&self, vendor: i64, lot_code: &str, at: Place) -> usize {

@@ -19,6 +19,7 @@
 //! again, marked `seen_before`, without its subtree); `max_depth` and `max_nodes` stop runaway
 //! traces and set `truncated`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -426,9 +427,9 @@ pub fn backward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) ->
             roots
         }
         other => {
-            let lots = w.start_lots(other)?;
-            let mut roots = Vec::new();
-            for (vendor, lot, at) in lots {
+            let (lot, holders) = w.start_lots(other)?;
+            let mut roots = Vec::with_capacity(holders.len());
+            for (vendor, at) in holders {
                 w.back_lot(vendor, &lot, at, None, 0, &mut roots)?;
             }
             roots
@@ -462,8 +463,9 @@ pub fn forward_in(store: &dyn TraceData, start: &Start, opts: &TraceOptions) -> 
             roots
         }
         other => {
-            let mut roots = Vec::new();
-            for (vendor, lot, at) in w.start_lots(other)? {
+            let (lot, holders) = w.start_lots(other)?;
+            let mut roots = Vec::with_capacity(holders.len());
+            for (vendor, at) in holders {
                 w.forward_lot(vendor, Some(&lot), at, None, None, 0, &mut roots)?;
             }
             roots
@@ -602,15 +604,17 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// The (vendor, lot code, where the reader found it) a lot code, test or sample stands for.
-    fn start_lots(&mut self, start: &Start) -> Result<Vec<(i64, String, Place)>, TraceError> {
+    /// The lot code a lot code, test or sample stands for, and the (vendor, where the reader
+    /// found the lot) holding it (the code is borrowed from the start where it is there: a
+    /// trace allocates little beyond its tree).
+    fn start_lots<'s>(&mut self, start: &'s Start) -> Result<StartLots<'s>, TraceError> {
         let (vendor, code) = match start {
-            Start::Lot(code) => (None, code.clone()),
+            Start::Lot(code) => (None, Cow::Borrowed(code.as_str())),
             Start::Test(no) | Start::Sample(no) => {
                 let kind = if matches!(start, Start::Test(_)) { Kind::RapidTest } else { Kind::Sample };
                 let tested = self.store.tested_lot(kind, no)?.ok_or_else(|| TraceError::NotFound(no.clone()))?;
                 let code = tested.lot_code.ok_or_else(|| TraceError::NoLot(no.clone()))?;
-                (tested.vendor_id, code)
+                (tested.vendor_id, Cow::Owned(code))
             }
             _ => unreachable!("sales, certificates and ranges start elsewhere"),
         };
@@ -619,9 +623,9 @@ impl<'a> Walk<'a> {
             None => self.store.lot_places(&code)?,
         };
         if holders.is_empty() {
-            return Err(TraceError::NotFound(code));
+            return Err(TraceError::NotFound(code.into_owned()));
         }
-        Ok(holders.into_iter().map(|(v, at)| (v, code.clone(), at)).collect())
+        Ok((code, holders))
     }
 
     /// Counts a node and says whether to expand the lot `key` at `depth`.
@@ -730,6 +734,9 @@ impl<'a> Walk<'a> {
         Ok(out.last_mut().expect("a node was just added"))
     }
 }
+
+/// A start's lot code and the (vendor, where the reader found the lot) holding it.
+type StartLots<'s> = (Cow<'s, str>, Vec<(i64, Place)>);
 
 /// The table of a record's party of `kind` (a supplier or buyer kind); none for consumers and
 /// others.
@@ -849,6 +856,7 @@ impl Walk<'_> {
             }
         }
         let store = self.store;
+        node.children.reserve(store.receipt_nodes(vendor, lot, at));
         store.each_receipt_of_lot(vendor, lot, at, &mut |r, supplier| {
             self.back_receipt(r, supplier, depth + 1, &mut node.children)
         })
