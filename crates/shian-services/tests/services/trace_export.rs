@@ -183,3 +183,73 @@ fn a_backward_trace_exports_its_receipts() {
     let lots: Vec<(&str, Event)> = events.iter().map(|e| (e.lot_code.as_str(), e.event)).collect();
     assert_eq!(lots, [("L1", Event::Receiving), ("L2", Event::Receiving)], "{events:#?}");
 }
+
+/// The sheets of `file` as LibreOffice reads them: Calc, headless, writes each sheet as UTF-8 CSV
+/// (`{stem}-{sheet}.csv`), read back with the csv crate. LibreOffice (`soffice`, Debian's
+/// `libreoffice-calc`) is installed by scripts/setup.
+fn opened_in_libreoffice(dir: &std::path::Path, file: &str) -> std::collections::BTreeMap<String, Vec<Vec<String>>> {
+    let out = dir.join("csv");
+    // Its own profile: two instances sharing one would wait for each other's lock.
+    let profile = format!("-env:UserInstallation=file://{}", dir.join("profile").display());
+    let status = std::process::Command::new("soffice")
+        .args([&profile, "--headless", "--convert-to"])
+        // UTF-8 (76), comma-separated, double quotes; every sheet (-1), each to its own file.
+        .arg("csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1")
+        .arg(dir.join(file))
+        .arg("--outdir")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("LibreOffice (soffice) runs: scripts/setup installs libreoffice-calc");
+    assert!(status.success(), "soffice converted {file}: {status}");
+    let stem = file.trim_end_matches(".xlsx");
+    let mut sheets = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&out).expect("LibreOffice wrote CSV files") {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let Some(sheet) = name.strip_prefix(&format!("{stem}-")) else { continue };
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(&path).unwrap();
+        let rows = reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
+        sheets.insert(sheet.to_string(), rows);
+    }
+    sheets
+}
+
+#[test]
+fn both_exports_open_in_libreoffice_with_their_chinese_text() {
+    let c = chain();
+    let tree = trace::forward(&c.s, &Start::Lot("L1".into()), &TraceOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut recall = Vec::new();
+    trace_export::recall_xlsx(&tree, Lang::Zh, &mut recall).unwrap();
+    std::fs::write(dir.path().join("recall.xlsx"), recall).unwrap();
+    let mut fsma = Vec::new();
+    trace_export::fsma204_xlsx(&c.s, &tree, Lang::Zh, &mut fsma).unwrap();
+    std::fs::write(dir.path().join("fsma204.xlsx"), fsma).unwrap();
+
+    let sheets = opened_in_libreoffice(dir.path(), "recall.xlsx");
+    assert_eq!(sheets.keys().collect::<Vec<_>>(), ["召回清单", "合计"], "the recall list's sheets");
+    let rows = &sheets["召回清单"];
+    assert_eq!(rows[0], trace_export::recall_headers(Lang::Zh), "the recall list's Chinese headers");
+    assert_eq!(rows.len(), 5, "a header and four recipients: {rows:?}");
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let canteen = rows.iter().find(|r| r[col("编码")] == "K1").expect("the school canteen");
+    assert_eq!(
+        (canteen[col("去向类型")].as_str(), canteen[col("学校/幼儿园食堂")].as_str(), canteen[col("数量")].as_str()),
+        ("学校食堂", "是", "10")
+    );
+    let hostile = rows.iter().find(|r| r[col("编码")] == "EV").expect("the restaurant");
+    assert_eq!(hostile[col("名称")], "'=HYPERLINK(\"http://x\",\"点我\")", "text, not a formula LibreOffice ran");
+    assert!(sheets["合计"].iter().any(|r| r[0] == "食堂"), "the totals per kind: {:?}", sheets["合计"]);
+
+    let sheets = opened_in_libreoffice(dir.path(), "fsma204.xlsx");
+    let rows = &sheets["FSMA 204"];
+    assert_eq!(rows[0], trace_export::fsma204_headers(Lang::Zh), "the FSMA 204 spreadsheet's Chinese headers");
+    assert_eq!(rows.len(), 7, "a header and six events: {rows:?}");
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let cert = rows.iter().find(|r| r[col("参考单据编号")] == "C1").expect("the receipt with the certificate");
+    assert_eq!(
+        (cert[col("关键追踪事件")].as_str(), cert[col("产品描述")].as_str(), cert[col("计量单位")].as_str()),
+        ("收货", "芹菜", "千克")
+    );
+}
