@@ -506,6 +506,9 @@ struct Scratch {
     counted: HashSet<(usize, i64)>,
     kinds: Groups,
     regions: Groups,
+    /// Forward totals: the region groups whose text is still to be read, each with a party of
+    /// the region (read after the walk over the tree, all at once).
+    unnamed_regions: Vec<(usize, Arc<PartyRef>)>,
 }
 
 /// Room a scratch keeps between traces at most, in entries per set or list (a very large
@@ -530,6 +533,7 @@ impl Scratch {
         self.anonymous.truncate(16);
         self.kinds.clear();
         self.regions.clear();
+        self.unnamed_regions.clear();
     }
 }
 
@@ -1311,12 +1315,17 @@ impl<'a> Kilograms<'a> {
 /// node), in one pass over the tree.
 pub fn recount(tree: &mut TraceTree) {
     let mut scratch = Lent::take();
-    let Scratch { counted, kinds, regions, .. } = &mut *scratch;
-    let mut tally = Tally { counted, kinds, regions, kilograms: Kilograms::default() };
+    let Scratch { counted, kinds, regions, unnamed_regions, .. } = &mut *scratch;
+    let mut tally = Tally { counted, kinds, regions, unnamed_regions, kilograms: Kilograms::default() };
     for root in &tree.roots {
         for child in &root.children {
             tally.add(child, root);
         }
+    }
+    // The texts of the regions met by number: each in a cache line of its party that the walk
+    // over the tree did not read, so read here in one loop, where they wait for memory together.
+    for (g, p) in tally.unnamed_regions.drain(..) {
+        tally.regions.total(g).kind = p.region.clone().unwrap_or_default();
     }
     tree.totals = tally.kinds.sorted();
     tree.regions = tally
@@ -1341,6 +1350,7 @@ struct Tally<'s, 't> {
     counted: &'s mut HashSet<(usize, i64)>,
     kinds: &'s mut Groups,
     regions: &'s mut Groups,
+    unnamed_regions: &'s mut Vec<(usize, Arc<PartyRef>)>,
     kilograms: Kilograms<'t>,
 }
 
@@ -1379,11 +1389,17 @@ impl<'t> Tally<'_, 't> {
     }
 
     /// The group of a party's region, if it has one: by its number where the reader numbered it
-    /// (the text, in another cache line of the party than what a trace reads, is then read only
-    /// for a new group).
-    fn region(&mut self, p: &PartyRef) -> Option<usize> {
+    /// (the text, in another cache line of the party than what a trace reads, is then read after
+    /// the walk, for a new group only).
+    fn region(&mut self, p: &Arc<PartyRef>) -> Option<usize> {
         match p.region_no {
-            Some(no) => Some(self.regions.numbered(no.get(), || p.region.as_ref().unwrap_or(&NO_REGION))),
+            Some(no) => {
+                let (g, new) = self.regions.numbered_new(no.get());
+                if new {
+                    self.unnamed_regions.push((g, p.clone()));
+                }
+                Some(g)
+            }
             None => p.region.as_ref().map(|r| self.regions.of(r, None)),
         }
     }
@@ -1448,19 +1464,29 @@ impl Groups {
     /// The group of the key numbered `no`; `key` gives its text, asked for only when the group
     /// is new.
     fn numbered<'k>(&mut self, no: u32, key: impl FnOnce() -> &'k CompactString) -> usize {
+        let (g, new) = self.numbered_new(no);
+        if new {
+            self.list[g].1.kind = key().clone();
+        }
+        g
+    }
+
+    /// The group of the key numbered `no`, and whether it is new (its text then still empty: the
+    /// caller sets it before [`Groups::sorted`]).
+    fn numbered_new(&mut self, no: u32) -> (usize, bool) {
         let no = no as usize;
         if let Some(&g) = self.numbered.get(no)
             && g != 0
         {
-            return g as usize - 1;
+            return (g as usize - 1, false);
         }
         if self.numbered.len() <= no {
             // Room for the numbers of a province's regions without growing again soon.
             self.numbered.resize((no + 1).max(self.numbered.len() * 2).max(64), 0);
         }
-        self.list.push((no as u32, Total { kind: key().clone(), ..Total::default() }));
+        self.list.push((no as u32, Total::default()));
         self.numbered[no] = self.list.len() as u32;
-        self.list.len() - 1
+        (self.list.len() - 1, true)
     }
 
     fn total(&mut self, g: usize) -> &mut Total {
